@@ -1,0 +1,49 @@
+// glmh: benchmarking and correctness validation of GLM-Image under parallel layouts.
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "demo_command.h"
+#include "exit_codes.h"
+#include "report_files.h"
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: glmh <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  demo       run the demo pipeline on N ranks, check it, write a report (the default job)\n"
+    "  version    print glmh's revision, libtorch version and collective backends\n"
+    "\n"
+    "Run 'glmh <command> --help' for a command's options.\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    std::cout << kUsage;
+    return args.empty() ? glmh::kExitUsage : glmh::kExitOk;
+  }
+  const std::string command = args[0];
+  args.erase(args.begin());
+  if (command == "demo") {
+    // The launcher re-execs "glmh demo ..." for each rank; keep the command name in the args.
+    return glmh::demo_command(args);
+  }
+  if (command == "version") {
+    std::cout << "glmh " << glmh::git_revision() << ", libtorch " << glmh::torch_version()
+              << ", backends:"
+#if defined(GLMH_WITH_GLOO)
+              << " gloo"
+#endif
+#if defined(GLMH_WITH_NCCL)
+              << " nccl"
+#endif
+              << "\n";
+    return glmh::kExitOk;
+  }
+  std::cerr << "glmh: unknown command '" << command << "'\n\n" << kUsage;
+  return glmh::kExitUsage;
+}

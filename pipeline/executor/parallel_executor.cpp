@@ -1,0 +1,155 @@
+#include "parallel_executor.h"
+
+#include <ATen/ATen.h>
+
+#include <chrono>
+
+#include "pipeline/runtime/rank_context.h"
+#include "request.h"
+
+namespace glmh {
+
+const char* parallelism_name(StageParallelism p) {
+  switch (p) {
+    case StageParallelism::Replicated: return "REPLICATED";
+    case StageParallelism::MainRankOnly: return "MAIN_RANK_ONLY";
+    case StageParallelism::CfgParallel: return "CFG_PARALLEL";
+    case StageParallelism::MainRankOnlyAndSendToOthers: return "MAIN_RANK_ONLY_AND_SEND_TO_OTHERS";
+  }
+  return "?";
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// The main rank of main-rank stages is WORLD rank 0 — never "rank 0 of some group": with
+// CFG-parallel several world ranks are CFG rank 0 and would all think they are the source.
+constexpr int kMainRank = 0;
+
+}  // namespace
+
+ParallelExecutor::ParallelExecutor(RankContext& ctx, ExecutorHooks hooks)
+    : ctx_(ctx), hooks_(std::move(hooks)) {}
+
+void ParallelExecutor::execute(const std::vector<std::unique_ptr<Stage>>& stages,
+                               Request& request) {
+  for (const auto& stage : stages) {
+    ctx_.enter_stage(stage->name());
+    StageRecord record{stage->name(), stage->parallelism()};
+    const auto t0 = Clock::now();
+    try {
+      if (hooks_.before_stage) hooks_.before_stage(*stage, ctx_);
+      switch (stage->parallelism()) {
+        case StageParallelism::Replicated: run_replicated(*stage, request, record); break;
+        case StageParallelism::MainRankOnly: run_main_rank_only(*stage, request, record); break;
+        case StageParallelism::CfgParallel: run_cfg_parallel(*stage, request, record); break;
+        case StageParallelism::MainRankOnlyAndSendToOthers:
+          run_main_rank_and_send(*stage, request, record);
+          break;
+      }
+    } catch (const StageError&) {
+      throw;
+    } catch (const CommError& e) {
+      // Most often a peer died or stalled: say which stage each peer is in.
+      std::string peers = ctx_.describe_peer_stages();
+      throw StageError(stage->name(), ctx_.rank(),
+                       "stage '" + stage->name() + "': " + e.what() +
+                           (peers.empty() ? "" : "; peers: " + peers));
+    } catch (const std::exception& e) {
+      throw StageError(stage->name(), ctx_.rank(), "stage '" + stage->name() + "' failed on rank " +
+                                                       std::to_string(ctx_.rank()) + ": " + e.what());
+    }
+    ctx_.synchronize_device();
+    record.total_seconds = seconds_since(t0);
+    records_.push_back(record);
+    if (hooks_.after_stage) hooks_.after_stage(*stage, request, ctx_);
+  }
+  ctx_.enter_stage("done");
+}
+
+std::string ParallelExecutor::run_body(Stage& stage, Request& request, StageRecord& record) {
+  record.ran_here = true;
+  ctx_.synchronize_device();
+  const auto t0 = Clock::now();
+  try {
+    if (hooks_.before_body) hooks_.before_body(stage, ctx_);
+    stage.run(request, ctx_);
+    ctx_.synchronize_device();
+  } catch (const CommError&) {
+    throw;  // a collective inside the body failed: not a body error, see execute()
+  } catch (const std::exception& e) {
+    return e.what()[0] ? e.what() : "unknown error";
+  }
+  record.body_seconds = seconds_since(t0);
+  request.add_timing(stage.name(), record.body_seconds);
+  return "";
+}
+
+void ParallelExecutor::status_barrier(const Stage& stage, const std::string& local_error) {
+  at::Tensor failed = at::zeros({ctx_.world_size()}, at::TensorOptions().dtype(at::kInt).device(ctx_.device()));
+  if (!local_error.empty()) failed[ctx_.rank()] = 1;
+  ctx_.group(GroupKind::World).all_reduce(failed);
+  const at::Tensor flags = failed.cpu();
+  std::string failing;
+  int first = -1;
+  for (int r = 0; r < ctx_.world_size(); ++r) {
+    if (flags[r].item<int>() == 0) continue;
+    if (first < 0) first = r;
+    failing += (failing.empty() ? "" : ", ") + std::to_string(r);
+  }
+  if (first < 0) return;
+  if (!local_error.empty())
+    throw StageError(stage.name(), ctx_.rank(), "stage '" + stage.name() + "' failed on rank " +
+                                                    std::to_string(ctx_.rank()) + ": " + local_error);
+  throw StageError(stage.name(), first, "stage '" + stage.name() + "' failed on rank(s) " + failing);
+}
+
+void ParallelExecutor::run_replicated(Stage& stage, Request& request, StageRecord& record) {
+  const std::string error = run_body(stage, request, record);
+  if (!error.empty())
+    throw StageError(stage.name(), ctx_.rank(), "stage '" + stage.name() + "' failed on rank " +
+                                                    std::to_string(ctx_.rank()) + ": " + error);
+}
+
+void ParallelExecutor::run_main_rank_only(Stage& stage, Request& request, StageRecord& record) {
+  std::string error;
+  if (ctx_.rank() == kMainRank) error = run_body(stage, request, record);
+  status_barrier(stage, error);
+}
+
+void ParallelExecutor::run_cfg_parallel(Stage& stage, Request& request, StageRecord& record) {
+  Communicator& cfg = ctx_.group(GroupKind::Cfg);
+  if (cfg.size() > 1) {
+    const std::string bytes = cfg.broadcast_bytes(cfg.rank() == 0 ? request.serialize() : "", 0);
+    if (cfg.rank() != 0) request.adopt_shared(Request::deserialize(bytes, ctx_.device()));
+  }
+  // Peers may be inside the body's own collectives when this rank fails, so a failure cannot
+  // wait for a status barrier: it is raised here, and the peers' collectives fail once this rank
+  // is gone (or time out).
+  run_replicated(stage, request, record);
+  ctx_.group(GroupKind::World).barrier();
+}
+
+void ParallelExecutor::run_main_rank_and_send(Stage& stage, Request& request, StageRecord& record) {
+  Communicator& world = ctx_.group(GroupKind::World);
+  std::string payload;
+  if (ctx_.rank() == kMainRank) {
+    const std::string error = run_body(stage, request, record);
+    payload = error.empty() ? "1" + request.serialize() : "0" + error;
+  }
+  world.barrier();
+  payload = world.broadcast_bytes(payload, kMainRank);
+  if (payload.empty())
+    throw StageError(stage.name(), kMainRank, "stage '" + stage.name() + "': empty message from rank 0");
+  if (payload[0] != '1')
+    throw StageError(stage.name(), kMainRank,
+                     "stage '" + stage.name() + "' failed on rank 0: " + payload.substr(1));
+  if (ctx_.rank() != kMainRank) request = Request::deserialize(payload.substr(1), ctx_.device());
+  world.barrier();
+}
+
+}  // namespace glmh

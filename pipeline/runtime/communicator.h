@@ -1,0 +1,85 @@
+// One process group (world, or one TP/SP/Ulysses/Ring/CFG group) and the collectives glmh uses.
+//
+// Wraps c10d's ProcessGroupGloo (CPU) or ProcessGroupNCCL (CUDA) behind verbs that behave the same
+// on libtorch 1.13 and 2.x (the fallbacks for 1.13's Gloo live in communicator.cpp), and turns every
+// backend failure into a CommError that names the collective and the group, on one line.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+
+#include <chrono>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace glmh {
+
+class Rendezvous;
+
+enum class CommBackend { Gloo, Nccl };
+const char* backend_name(CommBackend backend);
+bool backend_available(CommBackend backend);
+
+enum class ReduceOp { Sum, Max, Min };
+
+class CommError : public std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct CommOptions {
+  CommBackend backend = CommBackend::Gloo;
+  // How long a collective may wait for its peers before it fails.
+  std::chrono::milliseconds timeout{std::chrono::seconds(60)};
+  c10::Device device{c10::kCPU};
+  // Gloo transport: an interface name (GLOO_SOCKET_IFNAME) or a hostname to bind to.
+  std::string gloo_interface;
+  std::string gloo_hostname = "127.0.0.1";
+};
+
+class Communicator {
+ public:
+  // Collective: every member (world rank in `members`, in group-rank order) must call it with the
+  // same name. `name` is also the store prefix, so it must be unique per group within a run.
+  static std::unique_ptr<Communicator> create(Rendezvous& rendezvous, const std::string& name,
+                                              int world_rank, std::vector<int> members,
+                                              const CommOptions& options);
+  ~Communicator();
+  Communicator(const Communicator&) = delete;
+  Communicator& operator=(const Communicator&) = delete;
+
+  const std::string& name() const;
+  int rank() const;  // rank within this group
+  int size() const;
+  const std::vector<int>& members() const;  // world ranks, in group-rank order
+  const CommOptions& options() const;
+
+  // All tensors must be contiguous and on options().device. Every call blocks the host until the
+  // collective is enqueued (NCCL) or done (Gloo); none synchronises the device.
+  void broadcast(at::Tensor& tensor, int root);
+  void all_reduce(at::Tensor& tensor, ReduceOp op = ReduceOp::Sum);
+  // out = concatenation along dim 0 of every rank's `in`, in group-rank order.
+  void all_gather(at::Tensor& out, const at::Tensor& in);
+  // in = [size * n, ...]; out = [n, ...] = sum over ranks of this rank's block.
+  void reduce_scatter_sum(at::Tensor& out, const at::Tensor& in);
+  // Dim-0 blocks of `in` go to ranks 0..size-1; equal blocks when the split lists are empty.
+  void all_to_all(at::Tensor& out, const at::Tensor& in, std::vector<int64_t> out_splits = {},
+                  std::vector<int64_t> in_splits = {});
+  void send(const at::Tensor& tensor, int dst, int tag);
+  void recv(at::Tensor& tensor, int src, int tag);
+  void barrier();
+
+  // Host bytes from `root` to every rank (size first, then payload), through the device on NCCL.
+  std::string broadcast_bytes(const std::string& bytes, int root);
+
+  // Host time spent blocked in this group's collectives since creation.
+  double host_seconds_in_collectives() const;
+
+ private:
+  struct Impl;
+  explicit Communicator(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace glmh

@@ -1,0 +1,60 @@
+// Everything one rank knows about the run it is part of: who it is, its device, its process
+// groups, its log. This is glmh's process group context; nothing else holds mutable global state,
+// so several ranks can live as threads of one test process.
+#pragma once
+
+#include <c10/core/Device.h>
+
+#include <memory>
+#include <string>
+
+#include "parallel_layout.h"
+#include "process_groups.h"
+#include "rank_log.h"
+#include "rendezvous.h"
+
+namespace glmh {
+
+struct RankContextOptions {
+  ParallelLayout layout = ParallelLayout::create({});
+  CommOptions comm;           // backend, device, collective timeout
+  std::string status_dir;     // if set, the current stage is mirrored to status_dir/rank-R.stage
+};
+
+class RankContext {
+ public:
+  // Collective over the world: connects every process group.
+  RankContext(int world_rank, std::shared_ptr<Rendezvous> rendezvous, RankContextOptions options);
+
+  int rank() const { return rank_; }
+  int world_size() const { return options_.layout.world_size(); }
+  const ParallelLayout& layout() const { return options_.layout; }
+  RankCoords coords() const { return options_.layout.coords(rank_); }
+  const c10::Device& device() const { return options_.comm.device; }
+  CommBackend backend() const { return options_.comm.backend; }
+  const RankLog& log() const { return log_; }
+  Rendezvous& rendezvous() const { return *rendezvous_; }
+
+  const ProcessGroups& groups() const { return groups_; }
+  Communicator& group(GroupKind kind) const { return groups_.get(kind); }
+
+  // The stage this rank is in, for error messages and for the launcher that names the stage of a
+  // rank that died. Also left in the store as "stage/<rank>" so peers can say who is behind.
+  void enter_stage(const std::string& stage);
+  const std::string& current_stage() const { return stage_; }
+  // "rank 2 in 'denoise'; rank 3 in 'decode'" for the ranks whose stage differs from ours.
+  std::string describe_peer_stages();
+
+  // Waits for all work queued on this rank's device (no-op on CPU); used around timed regions.
+  void synchronize_device() const;
+
+ private:
+  int rank_;
+  std::shared_ptr<Rendezvous> rendezvous_;
+  RankContextOptions options_;
+  RankLog log_;
+  ProcessGroups groups_;
+  std::string stage_ = "startup";
+};
+
+}  // namespace glmh
