@@ -89,25 +89,6 @@ std::string ParallelExecutor::run_body(Stage& stage, Request& request, StageReco
   return "";
 }
 
-void ParallelExecutor::status_barrier(const Stage& stage, const std::string& local_error) {
-  at::Tensor failed = at::zeros({ctx_.world_size()}, at::TensorOptions().dtype(at::kInt).device(ctx_.device()));
-  if (!local_error.empty()) failed[ctx_.rank()] = 1;
-  ctx_.group(GroupKind::World).all_reduce(failed);
-  const at::Tensor flags = failed.cpu();
-  std::string failing;
-  int first = -1;
-  for (int r = 0; r < ctx_.world_size(); ++r) {
-    if (flags[r].item<int>() == 0) continue;
-    if (first < 0) first = r;
-    failing += (failing.empty() ? "" : ", ") + std::to_string(r);
-  }
-  if (first < 0) return;
-  if (!local_error.empty())
-    throw StageError(stage.name(), ctx_.rank(), "stage '" + stage.name() + "' failed on rank " +
-                                                    std::to_string(ctx_.rank()) + ": " + local_error);
-  throw StageError(stage.name(), first, "stage '" + stage.name() + "' failed on rank(s) " + failing);
-}
-
 void ParallelExecutor::run_replicated(Stage& stage, Request& request, StageRecord& record) {
   const std::string error = run_body(stage, request, record);
   if (!error.empty())
@@ -116,9 +97,15 @@ void ParallelExecutor::run_replicated(Stage& stage, Request& request, StageRecor
 }
 
 void ParallelExecutor::run_main_rank_only(Stage& stage, Request& request, StageRecord& record) {
+  // Nothing of the request travels, but rank 0's outcome does: its error message (empty when
+  // it succeeded) doubles as the barrier, so a failure is raised on every rank, not only on 0.
+  Communicator& world = ctx_.group(GroupKind::World);
   std::string error;
   if (ctx_.rank() == kMainRank) error = run_body(stage, request, record);
-  status_barrier(stage, error);
+  error = world.broadcast_bytes(error, kMainRank);
+  world.barrier();
+  if (!error.empty())
+    throw StageError(stage.name(), kMainRank, "stage '" + stage.name() + "' failed on rank 0: " + error);
 }
 
 void ParallelExecutor::run_cfg_parallel(Stage& stage, Request& request, StageRecord& record) {

@@ -66,8 +66,6 @@ class ParallelExecutor {
 
   // Runs the body, timing it; returns the error message ("" on success) instead of throwing.
   std::string run_body(Stage& stage, Request& request, StageRecord& record);
-  // A barrier that also tells every rank which ranks failed; throws StageError if any did.
-  void status_barrier(const Stage& stage, const std::string& local_error);
 
   RankContext& ctx_;
   ExecutorHooks hooks_;

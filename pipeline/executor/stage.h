@@ -11,7 +11,7 @@ class RankContext;
 enum class StageParallelism {
   // Every rank runs the stage on its own copy of the request; nothing happens afterwards.
   Replicated,
-  // World rank 0 runs it; a barrier follows; results are NOT propagated.
+  // World rank 0 runs it; a barrier follows; results are NOT propagated (rank 0's error is).
   MainRankOnly,
   // Every rank runs it, after the request is broadcast inside its CFG group from the group's
   // first rank (rank-local fields kept); a barrier follows. A failing body raises on its rank;
