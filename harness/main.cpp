@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "collectives_command.h"
 #include "demo_command.h"
 #include "exit_codes.h"
 #include "report_files.h"
@@ -13,8 +14,9 @@ constexpr const char* kUsage =
     "usage: glmh <command> [options]\n"
     "\n"
     "commands:\n"
-    "  demo       run the demo pipeline on N ranks, check it, write a report (the default job)\n"
-    "  version    print glmh's revision, libtorch version and collective backends\n"
+    "  demo         run the demo pipeline on N ranks, check it, write a report (the default job)\n"
+    "  collectives  run and check every collective on every process group of a layout\n"
+    "  version      print glmh's revision, libtorch version and collective backends\n"
     "\n"
     "Run 'glmh <command> --help' for a command's options.\n";
 
@@ -32,6 +34,7 @@ int main(int argc, char** argv) {
     // The launcher re-execs "glmh demo ..." for each rank; keep the command name in the args.
     return glmh::demo_command(args);
   }
+  if (command == "collectives") return glmh::collectives_command(args);
   if (command == "version") {
     std::cout << "glmh " << glmh::git_revision() << ", libtorch " << glmh::torch_version()
               << ", backends:"

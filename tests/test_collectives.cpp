@@ -1,10 +1,12 @@
 // Every collective the runtime uses, on every group of several layouts (2, 3 and 4 ranks as
-// threads, Gloo), against closed-form expected values.
+// threads, Gloo), against closed-form expected values (harness/collective_selftest.cpp); and
+// the selftest itself catches a communicator that talks to the wrong peers.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
 #include <numeric>
 
+#include "collective_selftest.h"
 #include "thread_ranks.h"
 
 namespace glmh {
@@ -13,105 +15,6 @@ namespace {
 using testing::layout_of;
 using testing::run_thread_ranks;
 using testing::run_thread_ranks_ok;
-
-const auto kF32 = at::TensorOptions().dtype(at::kFloat);
-
-// Checks each collective on group `g`, whose members are world ranks; values are functions of
-// the world rank so a rank that talks to the wrong peers gets the wrong numbers.
-void check_collectives(Communicator& g, GroupKind kind) {
-  const int n = g.size(), i = g.rank(), w = g.members()[i];
-  const auto& m = g.members();
-  const double member_sum = std::accumulate(m.begin(), m.end(), 0.0);
-  const std::string where = std::string(group_kind_name(kind)) + " group, world rank " + std::to_string(w);
-
-  at::Tensor b = at::full({3}, double(w + 1), kF32);
-  g.broadcast(b, n - 1);
-  EXPECT_TRUE(at::equal(b, at::full({3}, double(m[n - 1] + 1), kF32))) << where;
-
-  at::Tensor s = at::full({2}, double(w + 1), kF32);
-  g.all_reduce(s, ReduceOp::Sum);
-  EXPECT_TRUE(at::equal(s, at::full({2}, member_sum + n, kF32))) << where;
-  at::Tensor mx = at::full({1}, double(w), kF32);
-  g.all_reduce(mx, ReduceOp::Max);
-  EXPECT_EQ(mx.item<float>(), float(*std::max_element(m.begin(), m.end()))) << where;
-  at::Tensor mn = at::full({1}, double(w), at::kLong);
-  g.all_reduce(mn, ReduceOp::Min);
-  EXPECT_EQ(mn.item<int64_t>(), *std::min_element(m.begin(), m.end())) << where;
-
-  // bf16 (1.13's Gloo reduces it in fp32, moves it as half bits): small integers are exact.
-  at::Tensor bf = at::full({4}, double(w + 1), at::kBFloat16);
-  g.all_reduce(bf);
-  EXPECT_TRUE(at::equal(bf, at::full({4}, member_sum + n, at::kBFloat16))) << where;
-
-  at::Tensor in = at::tensor({double(w), double(w) * 10}, kF32);
-  at::Tensor out = at::empty({n * 2}, kF32);
-  g.all_gather(out, in);
-  for (int r = 0; r < n; ++r) {
-    EXPECT_EQ(out[2 * r].item<float>(), float(m[r])) << where;
-    EXPECT_EQ(out[2 * r + 1].item<float>(), float(m[r] * 10)) << where;
-  }
-  at::Tensor bf_in = (at::arange(3, kF32) + w * 0.5).to(at::kBFloat16);  // bf16 values moved bit-exactly
-  at::Tensor bf_out = at::empty({n, 3}, at::kBFloat16);
-  g.all_gather(bf_out, bf_in);
-  for (int r = 0; r < n; ++r)
-    EXPECT_TRUE(at::equal(bf_out[r], (at::arange(3, kF32) + m[r] * 0.5).to(at::kBFloat16))) << where;
-
-  at::Tensor rs_in = at::arange(n * 3, kF32) + w;
-  at::Tensor rs_out = at::empty({3}, kF32);
-  g.reduce_scatter_sum(rs_out, rs_in);
-  for (int j = 0; j < 3; ++j) EXPECT_EQ(rs_out[j].item<float>(), float(member_sum + n * (i * 3 + j))) << where;
-
-  // all_to_all, equal blocks: block j of rank r is {100 m[r] + j, 100 m[r] + j + 0.5}.
-  at::Tensor a2a_in = at::empty({n, 2}, kF32);
-  for (int j = 0; j < n; ++j) {
-    a2a_in[j][0] = 100.0 * w + j;
-    a2a_in[j][1] = 100.0 * w + j + 0.5;
-  }
-  at::Tensor a2a_out = at::empty({n, 2}, kF32);
-  g.all_to_all(a2a_out, a2a_in);
-  for (int src = 0; src < n; ++src) {
-    EXPECT_EQ(a2a_out[src][0].item<float>(), float(100.0 * m[src] + i)) << where;
-    EXPECT_EQ(a2a_out[src][1].item<float>(), float(100.0 * m[src] + i + 0.5)) << where;
-  }
-  // all_to_all, uneven: rank r sends j + 1 elements of value 1000 r + j to rank j.
-  std::vector<int64_t> in_splits, out_splits;
-  std::vector<float> send;
-  for (int j = 0; j < n; ++j) {
-    in_splits.push_back(j + 1);
-    out_splits.push_back(i + 1);
-    for (int k = 0; k <= j; ++k) send.push_back(1000.0f * i + j);
-  }
-  at::Tensor u_in = at::tensor(send, kF32);
-  at::Tensor u_out = at::empty({n * (i + 1)}, kF32);
-  g.all_to_all(u_out, u_in, out_splits, in_splits);
-  for (int src = 0; src < n; ++src)
-    for (int k = 0; k <= i; ++k)
-      EXPECT_EQ(u_out[src * (i + 1) + k].item<float>(), 1000.0f * src + i) << where;
-
-  if (n > 1) {
-    // Ring exchange; even ranks send first, odd ranks receive first (Gloo pairs them).
-    const int next = (i + 1) % n, prev = (i + n - 1) % n;
-    at::Tensor mine = at::full({5}, double(w), kF32), got = at::empty({5}, kF32);
-    if (i % 2 == 0) {
-      g.send(mine, next, 7);
-      g.recv(got, prev, 7);
-    } else {
-      g.recv(got, prev, 7);
-      g.send(mine, next, 7);
-    }
-    EXPECT_TRUE(at::equal(got, at::full({5}, double(m[prev]), kF32))) << where;
-  }
-
-  auto bools = [](int a, int b, int c) { return at::tensor({a, b, c}, at::kByte).to(at::kBool); };
-  at::Tensor flags = bools(w % 2 == 0, 1, 0);
-  g.broadcast(flags, 0);
-  EXPECT_TRUE(at::equal(flags, bools(m[0] % 2 == 0, 1, 0))) << where;
-
-  const std::string text = std::string("from world rank ") + std::to_string(m[0]) + std::string("\0\xff", 2);
-  EXPECT_EQ(g.broadcast_bytes(i == 0 ? text : "ignored", 0), text) << where;
-  EXPECT_EQ(g.broadcast_bytes("", 0), "") << where;
-  g.barrier();
-}
 
 struct LayoutCase {
   int world, tp, sp, cfg, ulysses, ring;
@@ -123,7 +26,11 @@ TEST_P(Collectives, EveryCollectiveOnEveryGroup) {
   const auto c = GetParam();
   const auto layout = layout_of(c.world, c.tp, c.sp, c.cfg, c.ulysses, c.ring);
   run_thread_ranks_ok(layout, [](RankContext& ctx) {
-    for (GroupKind kind : kAllGroupKinds) check_collectives(ctx.group(kind), kind);
+    for (GroupKind kind : kAllGroupKinds) {
+      const CollectiveSelftest result = run_collective_selftest(ctx.group(kind));
+      EXPECT_GE(result.collectives_run, 12) << group_kind_name(kind);
+      EXPECT_EQ(result.failures, std::vector<std::string>{}) << group_kind_name(kind) << " group, rank " << ctx.rank();
+    }
   });
 }
 
@@ -137,6 +44,24 @@ INSTANTIATE_TEST_SUITE_P(Layouts, Collectives,
                                   "_sp" + std::to_string(c.sp) + "_cfg" + std::to_string(c.cfg) +
                                   "_u" + std::to_string(c.ulysses) + "_r" + std::to_string(c.ring);
                          });
+
+TEST(CollectiveSelftestCatches, AGroupWiredToTheWrongPeer) {
+  // World ranks 0 and 2 form a group, but rank 2 believes its peer is world rank 1 (a group
+  // built from a wrong rank table). The selftest must fail there, and only there.
+  std::vector<std::vector<std::string>> failures(4);
+  run_thread_ranks_ok(layout_of(4, 1, 4), [&](RankContext& ctx) {
+    const std::vector<std::vector<int>> believed{{0, 2}, {1, 3}, {1, 2}, {1, 3}};
+    const std::string name = ctx.rank() % 2 == 0 ? "wired.even" : "wired.odd";
+    auto group = Communicator::create(ctx.rendezvous(), name, ctx.rank(), believed[ctx.rank()],
+                                      ctx.group(GroupKind::World).options());
+    failures[ctx.rank()] = run_collective_selftest(*group).failures;
+  });
+  EXPECT_TRUE(failures[0].empty()) << ::testing::PrintToString(failures[0]);
+  EXPECT_TRUE(failures[1].empty()) << ::testing::PrintToString(failures[1]);
+  EXPECT_TRUE(failures[3].empty()) << ::testing::PrintToString(failures[3]);
+  ASSERT_FALSE(failures[2].empty());
+  EXPECT_NE(failures[2][0].find("on group 'wired.even' (group rank 1)"), std::string::npos) << failures[2][0];
+}
 
 TEST(CollectiveErrors, BadTensorsAreRefusedNamingTheCollectiveAndGroup) {
   run_thread_ranks_ok(layout_of(2, 1, 2), [](RankContext& ctx) {

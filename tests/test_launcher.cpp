@@ -64,6 +64,14 @@ TEST_F(GlmhProgram, DemoPassesAndWritesAReportOnTwoThreeAndFourRanks) {
   expect_no_leftover_ranks();
 }
 
+TEST_F(GlmhProgram, CollectivesCommandChecksEveryGroup) {
+  const ProcessResult r = run_process({GLMH_BINARY, "collectives", "--world-size", "4", "--tp", "2", "--sp", "2"});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  for (const char* group : {"world", "tp", "sp", "ulysses", "ring", "cfg"})
+    EXPECT_TRUE(contains(r.output, std::string("\n  ") + group)) << r.output;
+  EXPECT_TRUE(contains(r.output, "# Wrong results : 0 OK")) << r.output;
+}
+
 TEST_F(GlmhProgram, EveryLogLineCarriesItsRank) {
   const ProcessResult r = demo({"--world-size", "2", "--sp", "2", "--inject", "throw:1:demo.prepare"});
   EXPECT_EQ(r.exit_code, 3) << r.output;
