@@ -42,6 +42,9 @@ if(TARGET torch_cuda)
   target_compile_definitions(glmh_torch INTERFACE GLMH_WITH_NCCL=1 USE_C10D_NCCL=1)
   # BEFORE: the wheel's nccl.h must win over the CUDA toolkit's copy.
   target_include_directories(glmh_torch BEFORE INTERFACE ${GLMH_NCCL_INCLUDE_DIR})
+  # ProcessGroupNCCL.hpp includes the CUDA runtime headers.
+  find_package(CUDAToolkit REQUIRED)
+  target_include_directories(glmh_torch INTERFACE ${CUDAToolkit_INCLUDE_DIRS})
   # The CUDA backend registers itself from libtorch_cuda's static initialisers; keep it linked.
   target_link_options(glmh_torch INTERFACE "LINKER:--no-as-needed")
 endif()

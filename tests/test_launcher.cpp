@@ -8,7 +8,10 @@
 #include <filesystem>
 
 #include "process_runner.h"
-#include "thread_ranks.h"
+#include <torch/cuda.h>
+
+#include "pipeline/runtime/communicator.h"
+#include "temp_dir.h"
 
 namespace glmh {
 namespace {
@@ -21,6 +24,9 @@ using testing::TempDir;
 
 class GlmhProgram : public ::testing::Test {
  protected:
+  void SetUp() override {
+    if (!backend_available(CommBackend::Gloo)) GTEST_SKIP() << "built without Gloo: CPU ranks unavailable";
+  }
   // Runs "glmh demo ARGS --reports <fresh dir>"; the reports dir doubles as a marker to find
   // leftover rank processes.
   ProcessResult demo(std::vector<std::string> args, std::chrono::seconds limit = std::chrono::seconds(120)) {
@@ -196,6 +202,43 @@ TEST_F(GlmhProgram, BadUsageAndRefusedLayoutsExitTwoBeforeAnythingStarts) {
   r = run_process({GLMH_BINARY, "frobnicate"});
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_FALSE(std::filesystem::exists(reports()));
+}
+
+// The same program on GPUs through NCCL (runs only on a CUDA build with two GPUs or more).
+class GlmhOnGpus : public GlmhProgram {
+ protected:
+  void SetUp() override {
+    if (!backend_available(CommBackend::Nccl)) GTEST_SKIP() << "built without NCCL";
+    if (torch::cuda::device_count() < 2) GTEST_SKIP() << "fewer than two GPUs";
+  }
+};
+
+TEST_F(GlmhOnGpus, CollectivesThroughNcclOnEveryGroup) {
+  const ProcessResult r = run_process({GLMH_BINARY, "collectives", "--device", "cuda", "--world-size", "2", "--sp", "2"});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "nccl on cuda")) << r.output;
+  EXPECT_TRUE(contains(r.output, "# Wrong results : 0 OK")) << r.output;
+}
+
+TEST_F(GlmhOnGpus, DemoPassesUnderSpAndCfg) {
+  for (const auto& layout : std::vector<std::vector<std::string>>{{"--world-size", "2", "--sp", "2"},
+                                                                   {"--world-size", "2", "--cfg", "2"},
+                                                                   {"--world-size", "2", "--tp", "2"}}) {
+    std::vector<std::string> args{"--device", "cuda"};
+    args.insert(args.end(), layout.begin(), layout.end());
+    const ProcessResult r = demo(args);
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_TRUE(contains(r.output, "Result is : VALID")) << r.output;
+  }
+}
+
+TEST_F(GlmhOnGpus, AKilledRankEndsAnNcclRunInBoundedTime) {
+  const ProcessResult r = demo({"--device", "cuda", "--world-size", "2", "--sp", "2", "--timeout", "20",
+                                "--inject", "kill:1:demo.denoise"});
+  EXPECT_EQ(r.exit_code, 3) << r.output;
+  EXPECT_TRUE(contains(r.output, "rank 1 was killed by signal 9")) << r.output;
+  EXPECT_LT(r.seconds, 60.0);
+  expect_no_leftover_ranks();
 }
 
 }  // namespace

@@ -15,26 +15,20 @@
 #include <vector>
 
 #include "pipeline/runtime/rank_context.h"
+#include "temp_dir.h"
 
 namespace glmh::testing {
 
-// A directory removed with everything in it when the object goes.
-class TempDir {
+// Thread ranks talk through Gloo; a CUDA-wheel build has no gloo headers, so every test of a
+// binary that includes this header is skipped there (the GPU tests run ranks as processes).
+class RequireGloo : public ::testing::Environment {
  public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "glmh-test-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
+  void SetUp() override {
+    if (!backend_available(CommBackend::Gloo)) GTEST_SKIP() << "built without Gloo: no CPU ranks";
   }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
 };
+inline ::testing::Environment* const kRequireGloo =
+    ::testing::AddGlobalTestEnvironment(new RequireGloo);
 
 struct RankOutcome {
   std::exception_ptr error;  // null when the body returned
