@@ -2,6 +2,8 @@
 // Each command declares its options; anything else is a usage error naming the option.
 #pragma once
 
+#include <climits>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <stdexcept>
