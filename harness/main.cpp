@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "collectives_command.h"
+#include "crash_report.h"
 #include "demo_command.h"
 #include "exit_codes.h"
 #include "report_files.h"
@@ -23,6 +24,7 @@ constexpr const char* kUsage =
 }  // namespace
 
 int main(int argc, char** argv) {
+  glmh::install_crash_report();
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     std::cout << kUsage;

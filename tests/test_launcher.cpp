@@ -179,7 +179,9 @@ TEST_F(GlmhProgram, JoinsAJobStartedByTorchrunThroughTheEnvironment) {
   for (int rank = 0; rank < 2; ++rank) {
     const ProcessResult r = ranks[rank]->wait(std::chrono::seconds(120));
     EXPECT_EQ(r.exit_code, 0) << "rank " << rank << ": " << r.output;
-    if (rank == 0) EXPECT_TRUE(contains(r.output, "Result is : VALID")) << r.output;
+    if (rank == 0) {
+      EXPECT_TRUE(contains(r.output, "Result is : VALID")) << r.output;
+    }
   }
   EXPECT_TRUE(std::filesystem::exists(std::filesystem::path(reports()) / "test" / "summary.md"));
 }
