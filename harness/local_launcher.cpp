@@ -8,16 +8,15 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
-#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <sstream>
 
 #include "exit_codes.h"
+#include "pipeline/runtime/posix_fs.h"
 
 namespace glmh {
 
-namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 std::string make_run_id() {
@@ -38,8 +37,8 @@ struct RankProcess {
   int status = 0;  // waitpid status once exited
 };
 
-std::string read_stage(const fs::path& dir, int rank) {
-  std::ifstream in(dir / ("rank-" + std::to_string(rank) + ".stage"));
+std::string read_stage(const std::string& dir, int rank) {
+  std::ifstream in(dir + "/rank-" + std::to_string(rank) + ".stage");
   std::string stage;
   std::getline(in, stage);
   return stage.empty() ? "startup" : stage;
@@ -61,7 +60,7 @@ int exit_code_for(int status) {
   return kExitInfrastructure;
 }
 
-[[noreturn]] void exec_rank(const LocalLaunch& launch, int rank, const fs::path& dir, pid_t parent) {
+[[noreturn]] void exec_rank(const LocalLaunch& launch, int rank, const std::string& dir, pid_t parent) {
   // Die with the launcher, whatever kills it; and catch the race where it died before prctl.
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != parent) ::_exit(kExitInfrastructure);
@@ -72,7 +71,7 @@ int exit_code_for(int status) {
   ::setenv("LOCAL_RANK", std::to_string(rank).c_str(), 1);
   ::setenv("WORLD_SIZE", std::to_string(launch.world_size).c_str(), 1);
   ::setenv("LOCAL_WORLD_SIZE", std::to_string(launch.world_size).c_str(), 1);
-  ::setenv("GLMH_STORE", ("file:" + (dir / "store").string()).c_str(), 1);
+  ::setenv("GLMH_STORE", ("file:" + dir + "/store").c_str(), 1);
   ::setenv("GLMH_STATUS_DIR", dir.c_str(), 1);
   ::setenv("GLMH_RUN_ID", launch.run_id.c_str(), 1);
   std::vector<char*> argv;
@@ -91,12 +90,13 @@ int exit_code_for(int status) {
 }  // namespace
 
 int launch_local_ranks(const LocalLaunch& launch, const RankLog& log) {
-  char dir_template[] = "/tmp/glmh-run-XXXXXX";
-  if (::mkdtemp(dir_template) == nullptr) {
-    log.error("cannot create a run directory under /tmp: ", std::strerror(errno));
+  std::string dir;
+  try {
+    dir = posix_fs::make_temp_directory("/tmp", "glmh-run-");
+  } catch (const std::exception& e) {
+    log.error(e.what());
     return kExitInfrastructure;
   }
-  const fs::path dir = dir_template;
 
   // Signals are taken synchronously with sigtimedwait: no handler, no global flag.
   sigset_t watched, previous;
@@ -202,8 +202,7 @@ int launch_local_ranks(const LocalLaunch& launch, const RankLog& log) {
   }
 
   ::sigprocmask(SIG_SETMASK, &previous, nullptr);
-  std::error_code ignored;
-  fs::remove_all(dir, ignored);
+  posix_fs::remove_tree(dir);
   if (failure && exit_code == kExitCheckFailed) log.info("checks failed: ", *failure);
   else if (failure) log.error(*failure);
   return exit_code;

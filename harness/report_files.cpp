@@ -3,19 +3,20 @@
 #include <torch/version.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
-#include <filesystem>
+#include <cstring>
 #include <fstream>
 #include <stdexcept>
+
+#include "pipeline/runtime/posix_fs.h"
 
 extern char** environ;
 
 namespace glmh {
 
 void write_file_atomically(const std::string& path, const std::string& content) {
-  namespace fs = std::filesystem;
-  const fs::path final_path(path);
-  if (final_path.has_parent_path()) fs::create_directories(final_path.parent_path());
+  posix_fs::make_directories(posix_fs::parent_path(path));
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
@@ -26,11 +27,10 @@ void write_file_atomically(const std::string& path, const std::string& content) 
       throw std::runtime_error("cannot write '" + tmp + "'");
     }
   }
-  std::error_code ec;
-  fs::rename(tmp, final_path, ec);
-  if (ec) {
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const std::string why = std::strerror(errno);
     std::remove(tmp.c_str());
-    throw std::runtime_error("cannot rename '" + tmp + "' to '" + path + "': " + ec.message());
+    throw std::runtime_error("cannot rename '" + tmp + "' to '" + path + "': " + why);
   }
 }
 

@@ -8,12 +8,14 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <filesystem>
+#include <cstdio>
 #include <fstream>
 #include <map>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "pipeline/runtime/posix_fs.h"
 
 namespace glmh::testing {
 
@@ -27,8 +29,7 @@ struct ProcessResult {
 class ChildProcess {
  public:
   ChildProcess(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env = {}) {
-    out_path_ = std::filesystem::temp_directory_path() / ("glmh-test-out-" + std::to_string(::getpid()) + "-" +
-                                                          std::to_string(counter()++));
+    out_path_ = "/tmp/glmh-test-out-" + std::to_string(::getpid()) + "-" + std::to_string(counter()++);
     start_ = std::chrono::steady_clock::now();
     pid_ = ::fork();
     if (pid_ == 0) {
@@ -63,7 +64,7 @@ class ChildProcess {
     r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     std::ifstream in(out_path_);
     r.output.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-    std::filesystem::remove(out_path_);
+    std::remove(out_path_.c_str());
     return r;
   }
 
@@ -73,7 +74,7 @@ class ChildProcess {
     return n;
   }
   pid_t pid_ = -1;
-  std::filesystem::path out_path_;
+  std::string out_path_;
   std::chrono::steady_clock::time_point start_;
 };
 
@@ -86,10 +87,9 @@ inline ProcessResult run_process(const std::vector<std::string>& argv,
 // Processes whose command line contains `marker` (to find leftovers of one run).
 inline std::vector<int> processes_with(const std::string& marker) {
   std::vector<int> pids;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
-    const std::string name = entry.path().filename();
+  for (const auto& name : posix_fs::list_directory("/proc")) {
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream in(entry.path() / "cmdline");
+    std::ifstream in("/proc/" + name + "/cmdline");
     std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     if (cmdline.find(marker) != std::string::npos) pids.push_back(std::stoi(name));
   }

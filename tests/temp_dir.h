@@ -1,30 +1,22 @@
 // A fresh temporary directory per test, removed with its contents afterwards.
 #pragma once
 
-#include <stdlib.h>
-
-#include <filesystem>
-#include <stdexcept>
 #include <string>
+
+#include "pipeline/runtime/posix_fs.h"
 
 namespace glmh::testing {
 
-// A directory removed with everything in it when the object goes.
 class TempDir {
  public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "glmh-test-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path& path() const { return path_; }
+  TempDir() : path_(posix_fs::make_temp_directory("/tmp", "glmh-test-")) {}
+  ~TempDir() { posix_fs::remove_tree(path_); }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
 
  private:
-  std::filesystem::path path_;
+  std::string path_;
 };
 
 }  // namespace glmh::testing

@@ -5,7 +5,6 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
-#include <filesystem>
 
 #include "process_runner.h"
 #include <torch/cuda.h>
@@ -36,7 +35,7 @@ class GlmhProgram : public ::testing::Test {
     EXPECT_FALSE(r.timed_out) << r.output;
     return r;
   }
-  std::string reports() const { return (dir_.path() / "reports").string(); }
+  std::string reports() const { return dir_.path() + "/reports"; }
   void expect_no_leftover_ranks() {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     EXPECT_EQ(processes_with(reports()), std::vector<int>{}) << "rank processes left behind";
@@ -61,9 +60,9 @@ TEST_F(GlmhProgram, DemoPassesAndWritesAReportOnTwoThreeAndFourRanks) {
     EXPECT_TRUE(contains(r.output, "Result is : VALID")) << r.output;
   }
   int reports_written = 0;
-  for (const auto& run : std::filesystem::directory_iterator(reports())) {
-    EXPECT_TRUE(std::filesystem::exists(run.path() / "summary.md"));
-    EXPECT_TRUE(std::filesystem::exists(run.path() / "results.csv"));
+  for (const auto& run : posix_fs::list_directory(reports())) {
+    EXPECT_TRUE(posix_fs::exists(reports() + "/" + run + "/summary.md"));
+    EXPECT_TRUE(posix_fs::exists(reports() + "/" + run + "/results.csv"));
     ++reports_written;
   }
   EXPECT_EQ(reports_written, 4);
@@ -183,7 +182,7 @@ TEST_F(GlmhProgram, JoinsAJobStartedByTorchrunThroughTheEnvironment) {
       EXPECT_TRUE(contains(r.output, "Result is : VALID")) << r.output;
     }
   }
-  EXPECT_TRUE(std::filesystem::exists(std::filesystem::path(reports()) / "test" / "summary.md"));
+  EXPECT_TRUE(posix_fs::exists(reports() + "/test/summary.md"));
 }
 
 TEST_F(GlmhProgram, BadUsageAndRefusedLayoutsExitTwoBeforeAnythingStarts) {
@@ -203,7 +202,7 @@ TEST_F(GlmhProgram, BadUsageAndRefusedLayoutsExitTwoBeforeAnythingStarts) {
   EXPECT_EQ(r.exit_code, 2) << r.output;
   r = run_process({GLMH_BINARY, "frobnicate"});
   EXPECT_EQ(r.exit_code, 2) << r.output;
-  EXPECT_FALSE(std::filesystem::exists(reports()));
+  EXPECT_FALSE(posix_fs::exists(reports()));
 }
 
 // The same program on GPUs through NCCL (runs only on a CUDA build with two GPUs or more).

@@ -7,7 +7,6 @@
 #include <chrono>
 #include <cstdlib>
 #include <exception>
-#include <filesystem>
 #include <functional>
 #include <future>
 #include <string>
@@ -58,7 +57,7 @@ inline std::vector<RankOutcome> run_thread_ranks(
     std::packaged_task<void()> task([&, rank] {
       try {
         StoreAddress store;
-        store.path = (dir.path() / "store").string();
+        store.path = dir.path() + "/store";
         auto rendezvous = Rendezvous::connect(store, rank, n, collective_timeout);
         RankContextOptions options;
         options.layout = layout;
