@@ -117,16 +117,17 @@ void write_report(const std::string& dir, RankContext& ctx, const RankEnvironmen
   md << "# glmh demo — run " << env.run_id << "\n\n";
   md << "| | |\n|---|---|\n";
   md << "| layout | " << ctx.layout().describe() << " |\n";
-  md << "| backend / device | " << backend_name(ctx.backend()) << " / " << ctx.device().str() << " |\n";
+  md << "| backend / device | " << backend_name(ctx.backend()) << " / " << ctx.device().str() << " ("
+     << device_name(ctx.device().is_cuda() ? ctx.device().index() : -1) << ") |\n";
   md << "| launcher | " << env.launcher << " |\n";
   md << "| glmh revision | " << git_revision() << " |\n";
   md << "| libtorch | " << torch_version() << " |\n";
-  md << "| host / cpu | " << host_name() << " / " << cpu_model() << " |\n";
-  md << "| NCCL environment | " << nccl_environment() << " |\n\n";
+  md << "| host / cpu | " << host_name() << " / " << md_cell(cpu_model()) << " |\n";
+  md << "| NCCL environment | " << md_cell(nccl_environment()) << " |\n\n";
   md << "## Checks\n\n| check | status | value | threshold | detail |\n|---|---|---|---|---|\n";
   for (const auto& c : checks)
     md << "| " << c.name << " | " << (c.passed ? "pass" : "**FAIL**") << " | " << c.value << " | "
-       << c.threshold << " | " << c.detail << " |\n";
+       << c.threshold << " | " << md_cell(c.detail) << " |\n";
   md << "\n## Stages\n\nWall clock per stage including the executor's broadcasts and barriers, "
         "max over ranks.\n\n| stage | parallelism | seconds (max over ranks) | seconds (rank 0) |\n"
         "|---|---|---|---|\n";

@@ -1,6 +1,9 @@
 #include "report_files.h"
 
 #include <torch/version.h>
+#if defined(GLMH_WITH_NCCL)
+#include <ATen/cuda/CUDAContext.h>
+#endif
 #include <unistd.h>
 
 #include <cerrno>
@@ -44,6 +47,15 @@ std::string csv_cell(const std::string& text) {
   return out + "\"";
 }
 
+std::string md_cell(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '|') out += '\\';
+    out += c == '\n' ? ' ' : c;
+  }
+  return out;
+}
+
 std::string git_revision() {
 #ifdef GLMH_GIT_REVISION
   return GLMH_GIT_REVISION;
@@ -69,6 +81,14 @@ std::string cpu_model() {
       if (colon != std::string::npos) return line.substr(colon + 2);
     }
   return "unknown cpu";
+}
+
+std::string device_name(int cuda_index) {
+#if defined(GLMH_WITH_NCCL)
+  if (cuda_index >= 0) return at::cuda::getDeviceProperties(cuda_index)->name;
+#endif
+  (void)cuda_index;
+  return cpu_model();
 }
 
 std::string nccl_environment() {

@@ -17,5 +17,5 @@ if [ -d "$devdeps/usr" ]; then
 fi
 nvcc=${CUDACXX:-$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)}
 cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release \
-  -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_CUDA_COMPILER="$nvcc" -DGLMH_BUILD_TESTS=$tests
+  -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_CUDA_COMPILER="$nvcc" -DGLMH_BUILD_TESTS=$tests -DGLMH_BUILD_BENCHMARKS=$tests
 cmake --build build-gpu -j "$(nproc)"
