@@ -38,7 +38,7 @@ std::vector<OptionSpec> demo_option_specs() {
       {"guidance", "G", "CFG guidance scale", "4.0"},
       {"seed", "S", "random seed", "42"},
       {"reports", "DIR", "where rank 0 writes reports/<run-id>/", "reports"},
-      {"inject", "KIND:RANK:STAGE", "inject a fault (throw, exit, kill, stall, perturb)", ""},
+      {"inject", "KIND:RANK:STAGE", "inject a fault (throw, exit, kill, stall, freeze, perturb)", ""},
       {"help", "", "show this help", ""},
   };
   specs.insert(specs.end(), own.begin(), own.end());
@@ -56,7 +56,38 @@ demo::DemoConfig config_from(const CliArgs& a) {
   return c;
 }
 
-// Every rank's prior tokens, gathered: each rank compares each row with rank 0's.
+// Each rank's text, on every rank, in rank order (checks only: one broadcast per rank).
+std::vector<std::string> gather_strings(Communicator& group, const std::string& mine) {
+  std::vector<std::string> all;
+  for (int r = 0; r < group.size(); ++r) all.push_back(group.broadcast_bytes(r == group.rank() ? mine : "", r));
+  return all;
+}
+
+// parallelism.md §7.1: right after the send stage every rank's request equals rank 0's, field by
+// field. Rank 0's request (the actual bytes, not a hash) goes to every rank, which compares.
+CheckResult request_equality(const std::string& snapshot, RankContext& ctx) {
+  Communicator& world = ctx.group(GroupKind::World);
+  const std::string reference = world.broadcast_bytes(snapshot, 0);
+  const Request theirs = Request::deserialize(reference, c10::Device(c10::kCPU));
+  const Request mine = Request::deserialize(snapshot, c10::Device(c10::kCPU));
+  const auto diff = mine.differences(theirs, /*compare_timings=*/true);
+  const auto reports = gather_strings(world, diff.empty() ? "" : diff.front() +
+                                                  (diff.size() > 1 ? " (+" + std::to_string(diff.size() - 1) + " more)" : ""));
+  std::string detail;
+  int count = 0;
+  for (int r = 0; r < world.size(); ++r) {
+    if (reports[r].empty()) continue;
+    ++count;
+    detail += (detail.empty() ? "" : "; ") + std::string("rank ") + std::to_string(r) + ": " + reports[r];
+  }
+  return {"request_equality", count == 0, double(count), 0.0,
+          count == 0 ? "request after the send stage identical field by field on all " +
+                           std::to_string(world.size()) + " ranks"
+                     : "differs from rank 0 on " + detail};
+}
+
+// Every rank's prior tokens right after the send stage, gathered: each rank compares each row
+// with rank 0's.
 CheckResult token_equality(const Request& r, RankContext& ctx) {
   Communicator& world = ctx.group(GroupKind::World);
   const at::Tensor mine = r.tensor("prior_token_ids").contiguous();
@@ -148,12 +179,20 @@ int demo_rank_main(RankContext& ctx, const RankEnvironment& env, const CliArgs& 
   const demo::DemoConfig config = config_from(args);
   const auto stages = demo::make_demo_stages();
   Request request = demo::make_demo_request(config, ctx.device());
-  ParallelExecutor executor(ctx, fault.hooks());
+  // The request as each rank holds it right after the send stage, for the equality checks.
+  std::string after_send;
+  ExecutorHooks snapshot;
+  snapshot.after_stage = [&](const Stage& stage, Request& r, RankContext&) {
+    if (stage.parallelism() == StageParallelism::MainRankOnlyAndSendToOthers) after_send = r.serialize();
+  };
+  ParallelExecutor executor(ctx, chain_hooks(fault.hooks(), snapshot));
   if (ctx.rank() == 0) ctx.log().info("demo: ", ctx.layout().describe(), ", ", config.steps, " steps");
   executor.execute(stages, request);
 
   ctx.enter_stage("checks");
-  std::vector<CheckResult> checks{token_equality(request, ctx), output_parity(request, ctx, config)};
+  const Request sent = Request::deserialize(after_send, ctx.device());
+  std::vector<CheckResult> checks{request_equality(after_send, ctx), token_equality(sent, ctx),
+                                  output_parity(request, ctx, config)};
   bool valid = true;
   for (const auto& c : checks) valid = valid && c.passed;
 
@@ -198,6 +237,10 @@ int demo_command(const std::vector<std::string>& raw_args) {
     }
     config_from(args);
     fault = FaultSpec::parse(args.str("inject"));
+    if (const auto env = RankEnvironment::from_environment())
+      fault.validate(demo::make_demo_stages(), env->world_size);
+    else
+      fault.validate(demo::make_demo_stages(), degrees_from(args).world_size);
   } catch (const UsageError& e) {
     RankLog().error(e.what());
     return kExitUsage;

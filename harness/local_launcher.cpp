@@ -60,6 +60,21 @@ int exit_code_for(int status) {
   return kExitInfrastructure;
 }
 
+// Run directories are named glmh-run-<launcher pid>-XXXXXX; one whose launcher is gone (killed
+// before it could clean up) is removed by the next launcher.
+void remove_stale_run_directories() {
+  for (const auto& name : posix_fs::list_directory("/tmp")) {
+    if (name.rfind("glmh-run-", 0) != 0) continue;
+    const std::string rest = name.substr(9);
+    const auto dash = rest.find('-');
+    if (dash == std::string::npos || dash == 0) continue;
+    const std::string pid_text = rest.substr(0, dash);
+    if (pid_text.find_first_not_of("0123456789") != std::string::npos) continue;
+    const pid_t pid = static_cast<pid_t>(std::stol(pid_text));
+    if (::kill(pid, 0) != 0 && errno == ESRCH) posix_fs::remove_tree("/tmp/" + name);
+  }
+}
+
 [[noreturn]] void exec_rank(const LocalLaunch& launch, int rank, const std::string& dir, pid_t parent) {
   // Die with the launcher, whatever kills it; and catch the race where it died before prctl.
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -90,9 +105,10 @@ int exit_code_for(int status) {
 }  // namespace
 
 int launch_local_ranks(const LocalLaunch& launch, const RankLog& log) {
+  remove_stale_run_directories();
   std::string dir;
   try {
-    dir = posix_fs::make_temp_directory("/tmp", "glmh-run-");
+    dir = posix_fs::make_temp_directory("/tmp", "glmh-run-" + std::to_string(::getpid()) + "-");
   } catch (const std::exception& e) {
     log.error(e.what());
     return kExitInfrastructure;
@@ -103,8 +119,13 @@ int launch_local_ranks(const LocalLaunch& launch, const RankLog& log) {
   sigemptyset(&watched);
   sigaddset(&watched, SIGINT);
   sigaddset(&watched, SIGTERM);
+  sigaddset(&watched, SIGHUP);
+  sigaddset(&watched, SIGQUIT);
   sigaddset(&watched, SIGCHLD);
   ::sigprocmask(SIG_BLOCK, &watched, &previous);
+  // An inherited SIG_IGN for SIGCHLD would make the kernel reap the ranks itself, and waitpid
+  // would never report them.
+  ::signal(SIGCHLD, SIG_DFL);
 
   const pid_t self = ::getpid();
   std::vector<RankProcess> ranks(launch.world_size);
@@ -113,9 +134,15 @@ int launch_local_ranks(const LocalLaunch& launch, const RankLog& log) {
     const pid_t pid = ::fork();
     if (pid < 0) {
       log.error("cannot start rank ", r, ": fork: ", std::strerror(errno));
-      for (auto& p : ranks)
-        if (p.running) ::kill(p.pid, SIGKILL);
-      break;
+      for (auto& p : ranks) {
+        if (!p.running) continue;
+        ::kill(p.pid, SIGKILL);
+        ::waitpid(p.pid, nullptr, 0);
+        p.running = false;
+      }
+      ::sigprocmask(SIG_SETMASK, &previous, nullptr);
+      posix_fs::remove_tree(dir);
+      return kExitInfrastructure;
     }
     if (pid == 0) exec_rank(launch, r, dir, self);
     ranks[r].pid = pid;
@@ -148,7 +175,9 @@ int launch_local_ranks(const LocalLaunch& launch, const RankLog& log) {
     for (auto& p : ranks) {
       if (!p.running) continue;
       int status = 0;
-      if (::waitpid(p.pid, &status, WNOHANG) != p.pid) continue;
+      const pid_t got = ::waitpid(p.pid, &status, WNOHANG);
+      if (got == 0 || (got < 0 && errno == EINTR)) continue;
+      if (got < 0) status = W_EXITCODE(kExitInfrastructure, 0);  // ECHILD: already reaped elsewhere
       p.running = false;
       p.status = status;
       const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
@@ -191,7 +220,7 @@ int launch_local_ranks(const LocalLaunch& launch, const RankLog& log) {
     timespec wait_for{0, 50 * 1000 * 1000};
     siginfo_t info;
     const int sig = ::sigtimedwait(&watched, &info, &wait_for);
-    if ((sig == SIGINT || sig == SIGTERM) && !stopped_by_signal) {
+    if (sig > 0 && sig != SIGCHLD && !stopped_by_signal) {
       stopped_by_signal = sig;
       for (const auto& p : ranks)
         if (p.running) ::kill(p.pid, SIGTERM);

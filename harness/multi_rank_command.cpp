@@ -7,6 +7,7 @@
 #include "exit_codes.h"
 #include "local_launcher.h"
 #include "pipeline/executor/parallel_executor.h"
+#include "pipeline/runtime/error_text.h"
 #include "pipeline/runtime/rank_context.h"
 
 namespace glmh {
@@ -21,7 +22,7 @@ std::vector<OptionSpec> runtime_option_specs() {
       {"cfg", "C", "CFG-parallel degree, 1 or 2", "1"},
       {"device", "cpu|cuda", "cpu runs Gloo, cuda runs NCCL (one GPU per local rank)", "cpu"},
       {"timeout", "SEC", "how long a collective may wait for its peers", "30"},
-      {"run-timeout", "SEC", "local launcher: stop every rank after this long (0: never)", "0"},
+      {"run-timeout", "SEC", "local launcher: stop every rank after this long (0: never)", "3600"},
   };
 }
 
@@ -121,7 +122,7 @@ int run_multi_rank_command(const std::string& command, const CliArgs& args,
     log.error(e.what());
     return kExitInfrastructure;
   } catch (const std::exception& e) {
-    log.error(e.what());
+    log.error(one_line_error(e));
     return kExitInfrastructure;
   }
 }

@@ -20,7 +20,9 @@ struct LayoutCase {
   int world, tp, sp, cfg, ulysses, ring;
 };
 
-class Collectives : public ::testing::TestWithParam<LayoutCase> {};
+class Collectives : public testing::ThreadRanksTest, public ::testing::WithParamInterface<LayoutCase> {};
+class CollectiveSelftestCatches : public testing::ThreadRanksTest {};
+class CollectiveErrors : public testing::ThreadRanksTest {};
 
 TEST_P(Collectives, EveryCollectiveOnEveryGroup) {
   const auto c = GetParam();
@@ -45,7 +47,7 @@ INSTANTIATE_TEST_SUITE_P(Layouts, Collectives,
                                   "_u" + std::to_string(c.ulysses) + "_r" + std::to_string(c.ring);
                          });
 
-TEST(CollectiveSelftestCatches, AGroupWiredToTheWrongPeer) {
+TEST_F(CollectiveSelftestCatches, AGroupWiredToTheWrongPeer) {
   // World ranks 0 and 2 form a group, but rank 2 believes its peer is world rank 1 (a group
   // built from a wrong rank table). The selftest must fail there, and only there.
   std::vector<std::vector<std::string>> failures(4);
@@ -63,7 +65,7 @@ TEST(CollectiveSelftestCatches, AGroupWiredToTheWrongPeer) {
   EXPECT_NE(failures[2][0].find("on group 'wired.even' (group rank 1)"), std::string::npos) << failures[2][0];
 }
 
-TEST(CollectiveErrors, BadTensorsAreRefusedNamingTheCollectiveAndGroup) {
+TEST_F(CollectiveErrors, BadTensorsAreRefusedNamingTheCollectiveAndGroup) {
   run_thread_ranks_ok(layout_of(2, 1, 2), [](RankContext& ctx) {
     Communicator& sp = ctx.group(GroupKind::Sp);
     at::Tensor t = at::zeros({4, 4}).t();
@@ -80,7 +82,7 @@ TEST(CollectiveErrors, BadTensorsAreRefusedNamingTheCollectiveAndGroup) {
   });
 }
 
-TEST(CollectiveErrors, AStalledPeerTimesOutInBoundedTime) {
+TEST_F(CollectiveErrors, AStalledPeerTimesOutInBoundedTime) {
   const auto start = std::chrono::steady_clock::now();
   const auto outcomes = run_thread_ranks(
       layout_of(2, 1, 2),

@@ -57,7 +57,8 @@ void ar_like_body(Request& r, RankContext& ctx) {
 struct LayoutCase {
   int world, tp, sp, cfg;
 };
-class SendToOthers : public ::testing::TestWithParam<LayoutCase> {};
+class SendToOthers : public testing::ThreadRanksTest, public ::testing::WithParamInterface<LayoutCase> {};
+class Executor : public testing::ThreadRanksTest {};
 
 TEST_P(SendToOthers, EveryRankAdoptsRankZerosRequestFieldByField) {
   const auto c = GetParam();
@@ -93,7 +94,7 @@ INSTANTIATE_TEST_SUITE_P(Layouts, SendToOthers,
                                            LayoutCase{4, 2, 2, 1}, LayoutCase{4, 1, 2, 2},
                                            LayoutCase{4, 2, 1, 2}));
 
-TEST(Executor, MainRankOnlyRunsOnRankZeroAndDoesNotPropagate) {
+TEST_F(Executor, MainRankOnlyRunsOnRankZeroAndDoesNotPropagate) {
   std::atomic<int> bodies{0};
   std::vector<bool> has_field(3);
   run_thread_ranks_ok(layout_of(3, 1, 3), [&](RankContext& ctx) {
@@ -112,7 +113,7 @@ TEST(Executor, MainRankOnlyRunsOnRankZeroAndDoesNotPropagate) {
   EXPECT_EQ(has_field, (std::vector<bool>{true, false, false}));
 }
 
-TEST(Executor, CfgParallelBroadcastsInsideEachCfgGroupAndKeepsRankLocalFields) {
+TEST_F(Executor, CfgParallelBroadcastsInsideEachCfgGroupAndKeepsRankLocalFields) {
   // world 4 = cfg 2 x sp 2: CFG groups {0, 2} and {1, 3}.
   std::vector<int64_t> who_seen(4, -1);
   std::vector<double> band_seen(4, -1);
@@ -132,7 +133,7 @@ TEST(Executor, CfgParallelBroadcastsInsideEachCfgGroupAndKeepsRankLocalFields) {
   EXPECT_EQ(band_seen, (std::vector<double>{0, 1, 2, 3}));        // rank-local: each rank's own
 }
 
-TEST(Executor, ReplicatedRunsEverywhereWithoutCommunication) {
+TEST_F(Executor, ReplicatedRunsOnEveryRankOnItsOwnRequest) {
   std::atomic<int> bodies{0};
   run_thread_ranks_ok(layout_of(2, 1, 2), [&](RankContext& ctx) {
     Request r = rank_specific_request(ctx.rank());
@@ -151,7 +152,7 @@ TEST(Executor, ReplicatedRunsEverywhereWithoutCommunication) {
   EXPECT_EQ(bodies.load(), 2);
 }
 
-class MainRankErrors : public ::testing::TestWithParam<StageParallelism> {};
+class MainRankErrors : public testing::ThreadRanksTest, public ::testing::WithParamInterface<StageParallelism> {};
 
 TEST_P(MainRankErrors, AnErrorOnRankZeroIsRaisedOnEveryRank) {
   const auto outcomes = run_thread_ranks(layout_of(3, 1, 3), [&](RankContext& ctx) {
@@ -180,7 +181,7 @@ INSTANTIATE_TEST_SUITE_P(Kinds, MainRankErrors,
                          ::testing::Values(StageParallelism::MainRankOnlyAndSendToOthers,
                                            StageParallelism::MainRankOnly));
 
-TEST(Executor, ARankThatLeavesMidRunEndsItsPeersInBoundedTimeNamingTheStages) {
+TEST_F(Executor, ARankThatLeavesMidRunEndsItsPeersInBoundedTimeNamingTheStages) {
   const auto start = std::chrono::steady_clock::now();
   const auto outcomes = run_thread_ranks(
       layout_of(2, 1, 2),
@@ -207,7 +208,44 @@ TEST(Executor, ARankThatLeavesMidRunEndsItsPeersInBoundedTimeNamingTheStages) {
   EXPECT_LT(seconds, 15.0);
 }
 
-TEST(Executor, HooksRunAroundEveryStageOnEveryRank) {
+TEST_F(Executor, CfgParallelDoesNotLeakTheSendersRankLocalFields) {
+  std::vector<bool> has_branch(2);
+  run_thread_ranks_ok(layout_of(2, 1, 1, 2), [&](RankContext& ctx) {
+    Request r;
+    r.set_int("steps", 4);
+    if (ctx.rank() == 0) r.set_tensor("branch", at::ones({1}), FieldScope::RankLocal);
+    ParallelExecutor(ctx).execute(one_stage("denoise", StageParallelism::CfgParallel, [](Request&, RankContext&) {}), r);
+    has_branch[ctx.rank()] = r.has("branch");
+  });
+  EXPECT_EQ(has_branch, (std::vector<bool>{true, false}));
+}
+
+class MainRankBodies : public testing::ThreadRanksTest,
+                       public ::testing::WithParamInterface<StageParallelism> {};
+
+TEST_P(MainRankBodies, MayRunLongerThanTheCollectiveTimeout) {
+  // The AR model or the VAE decode on rank 0 takes minutes; the other ranks wait on the store
+  // (watching rank 0's heartbeat), not inside a collective that would time out.
+  const auto outcomes = run_thread_ranks(
+      layout_of(3, 1, 3),
+      [&](RankContext& ctx) {
+        Request r = rank_specific_request(ctx.rank());
+        ParallelExecutor(ctx).execute(one_stage("ar", GetParam(), [](Request& req, RankContext& c) {
+                                        std::this_thread::sleep_for(std::chrono::milliseconds(3000));
+                                        ar_like_body(req, c);
+                                      }),
+                                      r);
+      },
+      std::chrono::milliseconds(1000));
+  for (size_t rank = 0; rank < outcomes.size(); ++rank)
+    EXPECT_FALSE(outcomes[rank].error) << "rank " << rank << ": " << outcomes[rank].message();
+}
+
+INSTANTIATE_TEST_SUITE_P(Kinds, MainRankBodies,
+                         ::testing::Values(StageParallelism::MainRankOnlyAndSendToOthers,
+                                           StageParallelism::MainRankOnly));
+
+TEST_F(Executor, HooksRunAroundEveryStageOnEveryRank) {
   std::mutex mu;
   std::vector<std::string> events;
   run_thread_ranks_ok(layout_of(2, 1, 2), [&](RankContext& ctx) {

@@ -135,12 +135,58 @@ TEST_F(GlmhProgram, AnErrorOnTheMainRankIsRaisedOnEveryRank) {
 TEST_F(GlmhProgram, ChecksFailOnDivergedTokensAndLatents) {
   const ProcessResult tokens = demo({"--world-size", "2", "--sp", "2", "--inject", "perturb:1:demo.prior"});
   EXPECT_EQ(tokens.exit_code, 1) << tokens.output;
+  EXPECT_TRUE(contains(tokens.output, "check request_equality: FAIL")) << tokens.output;
   EXPECT_TRUE(contains(tokens.output, "check token_equality: FAIL — differ from rank 0 on rank 1: 1 of 1024 tokens"))
       << tokens.output;
   EXPECT_TRUE(contains(tokens.output, "Result is : INVALID")) << tokens.output;
   const ProcessResult latents = demo({"--world-size", "2", "--sp", "2", "--inject", "perturb:0:demo.denoise"});
   EXPECT_EQ(latents.exit_code, 1) << latents.output;
   EXPECT_TRUE(contains(latents.output, "check output_parity: FAIL")) << latents.output;
+}
+
+TEST_F(GlmhProgram, AFrozenMainRankIsNoticedThroughItsHeartbeat) {
+  // Rank 0 stops (SIGSTOP) while the others wait for its main-rank stage outside any collective.
+  const ProcessResult r = demo({"--world-size", "3", "--sp", "3", "--height", "24", "--timeout", "3",
+                                "--inject", "freeze:0:demo.prior"});
+  EXPECT_EQ(r.exit_code, 3) << r.output;
+  EXPECT_TRUE(contains(r.output, "rank 0 has sent no heartbeat for 3 s while running stage 'demo.prior'")) << r.output;
+  EXPECT_TRUE(contains(r.output, "rank(s) 0 (stage 'demo.prior') still running")) << r.output;
+  EXPECT_LT(r.seconds, 30.0);
+  expect_no_leftover_ranks();
+}
+
+TEST_F(GlmhProgram, RequestEqualityCatchesADivergedRankThatCfgWouldHide) {
+  // Under cfg 2 the CFG broadcast overwrites rank 1's tokens before the denoiser sees them, so
+  // the output is right; the request right after the send stage is not, and must be reported.
+  const ProcessResult r = demo({"--world-size", "2", "--cfg", "2", "--inject", "perturb:1:demo.prior"});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_TRUE(contains(r.output, "check request_equality: FAIL — differs from rank 0 on rank 1: field 'noise'"))
+      << r.output;
+  EXPECT_TRUE(contains(r.output, "check token_equality: FAIL")) << r.output;
+  EXPECT_TRUE(contains(r.output, "check output_parity: pass")) << r.output;
+}
+
+TEST_F(GlmhProgram, FaultsThatCouldNeverFireAreRefused) {
+  ProcessResult r = demo({"--world-size", "2", "--sp", "2", "--inject", "throw:1:demo.prior"});
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(contains(r.output, "rank 1 does not run the body of MAIN_RANK_ONLY_AND_SEND_TO_OTHERS stage 'demo.prior'"))
+      << r.output;
+  r = demo({"--world-size", "2", "--sp", "2", "--inject", "kill:2:demo.prior"});
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(contains(r.output, "rank 2 does not exist (world size 2)")) << r.output;
+  r = demo({"--world-size", "2", "--sp", "2", "--inject", "kill:1:demo.typo"});
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(contains(r.output, "no stage 'demo.typo'")) << r.output;
+}
+
+TEST_F(GlmhProgram, RunDirectoriesOfDeadLaunchersAreSweptAway) {
+  const pid_t dead = ::fork();
+  if (dead == 0) ::_exit(0);
+  ::waitpid(dead, nullptr, 0);
+  const std::string stale = posix_fs::make_temp_directory("/tmp", "glmh-run-" + std::to_string(dead) + "-");
+  const ProcessResult r = demo({"--world-size", "2", "--sp", "2"});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_FALSE(posix_fs::exists(stale));
 }
 
 TEST_F(GlmhProgram, KillingTheLauncherTakesItsRanksWithIt) {

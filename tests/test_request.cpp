@@ -59,6 +59,14 @@ TEST(Request, RoundTripsEveryFieldTypeExactly) {
   EXPECT_EQ(copy.serialize(), bytes);
 }
 
+TEST(Request, AViewTravelsWithoutItsBaseStorage) {
+  Request small, view;
+  small.set_tensor("x", at::arange(16, at::kFloat));
+  const at::Tensor base = at::zeros({1 << 20});  // 4 MiB
+  view.set_tensor("x", base.narrow(0, 1000, 16));  // contiguous, but a window into the base
+  EXPECT_LT(view.serialize().size(), small.serialize().size() + 1024);
+}
+
 TEST(Request, GeneratorStateTravelsNotJustTheSeed) {
   Request r;
   r.set_generator(Request::make_generator(kCpu, 1234));
@@ -90,6 +98,15 @@ TEST(Request, DifferencesNameTheField) {
   EXPECT_EQ(diff[3], "generator state differs");
 }
 
+TEST(Request, RankLocalFieldsCanBeLeftOut) {
+  Request r;
+  r.set_int("shared", 1);
+  r.set_tensor("mine", at::ones({2}), FieldScope::RankLocal);
+  const Request copy = Request::deserialize(r.serialize(/*include_rank_local=*/false), kCpu);
+  EXPECT_TRUE(copy.has("shared"));
+  EXPECT_FALSE(copy.has("mine"));
+}
+
 TEST(Request, NanAndSignedZeroCompareBitwise) {
   Request a, b;
   a.set_tensor("x", at::tensor({std::numeric_limits<double>::quiet_NaN()}));
@@ -98,6 +115,10 @@ TEST(Request, NanAndSignedZeroCompareBitwise) {
   a.set_tensor("x", at::tensor({0.0}));
   b.set_tensor("x", at::tensor({-0.0}));
   EXPECT_FALSE(a.differences(b).empty());
+  Request c, d;
+  c.set_double("g", std::numeric_limits<double>::quiet_NaN());
+  d = Request::deserialize(c.serialize(), kCpu);
+  EXPECT_TRUE(c.differences(d).empty());
 }
 
 TEST(Request, AdoptSharedKeepsRankLocalFields) {

@@ -18,16 +18,15 @@
 
 namespace glmh::testing {
 
-// Thread ranks talk through Gloo; a CUDA-wheel build has no gloo headers, so every test of a
-// binary that includes this header is skipped there (the GPU tests run ranks as processes).
-class RequireGloo : public ::testing::Environment {
- public:
+// Thread ranks talk through Gloo; a CUDA-wheel build has no gloo headers, so tests that use
+// them derive their fixture from this one and are reported as skipped there (the GPU tests run
+// ranks as processes instead).
+class ThreadRanksTest : public ::testing::Test {
+ protected:
   void SetUp() override {
     if (!backend_available(CommBackend::Gloo)) GTEST_SKIP() << "built without Gloo: no CPU ranks";
   }
 };
-inline ::testing::Environment* const kRequireGloo =
-    ::testing::AddGlobalTestEnvironment(new RequireGloo);
 
 struct RankOutcome {
   std::exception_ptr error;  // null when the body returned

@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "pipeline/runtime/rank_context.h"
+#include "pipeline/runtime/error_text.h"
 #include "request.h"
 
 namespace glmh {
@@ -61,7 +62,8 @@ void ParallelExecutor::execute(const std::vector<std::unique_ptr<Stage>>& stages
                            (peers.empty() ? "" : "; peers: " + peers));
     } catch (const std::exception& e) {
       throw StageError(stage->name(), ctx_.rank(), "stage '" + stage->name() + "' failed on rank " +
-                                                       std::to_string(ctx_.rank()) + ": " + e.what());
+                                                       std::to_string(ctx_.rank()) + ": " +
+                                                       one_line_error(e));
     }
     ctx_.synchronize_device();
     record.total_seconds = seconds_since(t0);
@@ -82,11 +84,34 @@ std::string ParallelExecutor::run_body(Stage& stage, Request& request, StageReco
   } catch (const CommError&) {
     throw;  // a collective inside the body failed: not a body error, see execute()
   } catch (const std::exception& e) {
-    return e.what()[0] ? e.what() : "unknown error";
+    return one_line_error(e);
   }
   record.body_seconds = seconds_since(t0);
   request.add_timing(stage.name(), record.body_seconds);
   return "";
+}
+
+void ParallelExecutor::status_barrier(const Stage& stage, const std::string& local_error,
+                                      const std::string& what) {
+  at::Tensor failed =
+      at::zeros({ctx_.world_size()}, at::TensorOptions().dtype(at::kInt).device(ctx_.device()));
+  if (!local_error.empty()) failed[ctx_.rank()] = 1;
+  ctx_.group(GroupKind::World).all_reduce(failed);
+  const at::Tensor flags = failed.cpu();
+  std::string failing;
+  int first = -1;
+  for (int r = 0; r < ctx_.world_size(); ++r) {
+    if (flags[r].item<int>() == 0) continue;
+    if (first < 0) first = r;
+    failing += (failing.empty() ? "" : ", ") + std::to_string(r);
+  }
+  if (first < 0) return;
+  if (!local_error.empty())
+    throw StageError(stage.name(), ctx_.rank(), "stage '" + stage.name() + "': " + what +
+                                                    " failed on rank " + std::to_string(ctx_.rank()) +
+                                                    ": " + local_error);
+  throw StageError(stage.name(), first,
+                   "stage '" + stage.name() + "': " + what + " failed on rank(s) " + failing);
 }
 
 void ParallelExecutor::run_replicated(Stage& stage, Request& request, StageRecord& record) {
@@ -98,10 +123,16 @@ void ParallelExecutor::run_replicated(Stage& stage, Request& request, StageRecor
 
 void ParallelExecutor::run_main_rank_only(Stage& stage, Request& request, StageRecord& record) {
   // Nothing of the request travels, but rank 0's outcome does: its error message (empty when
-  // it succeeded) doubles as the barrier, so a failure is raised on every rank, not only on 0.
+  // it succeeded) is broadcast, so a failure is raised on every rank, not only on rank 0.
   Communicator& world = ctx_.group(GroupKind::World);
+  const int64_t handoff = ctx_.next_handoff();
   std::string error;
-  if (ctx_.rank() == kMainRank) error = run_body(stage, request, record);
+  if (ctx_.rank() == kMainRank) {
+    error = run_body(stage, request, record);
+    ctx_.signal_main_rank_done(handoff);
+  } else {
+    ctx_.wait_for_main_rank(handoff, stage.name());
+  }
   error = world.broadcast_bytes(error, kMainRank);
   world.barrier();
   if (!error.empty())
@@ -111,32 +142,60 @@ void ParallelExecutor::run_main_rank_only(Stage& stage, Request& request, StageR
 void ParallelExecutor::run_cfg_parallel(Stage& stage, Request& request, StageRecord& record) {
   Communicator& cfg = ctx_.group(GroupKind::Cfg);
   if (cfg.size() > 1) {
-    const std::string bytes = cfg.broadcast_bytes(cfg.rank() == 0 ? request.serialize() : "", 0);
-    if (cfg.rank() != 0) request.adopt_shared(Request::deserialize(bytes, ctx_.device()));
+    // Only shared fields travel: each receiver keeps its own rank-local fields.
+    const std::string bytes =
+        cfg.broadcast_bytes(cfg.rank() == 0 ? request.serialize(/*include_rank_local=*/false) : "", 0);
+    std::string error;
+    if (cfg.rank() != 0) {
+      try {
+        request.adopt_shared(Request::deserialize(bytes, ctx_.device()));
+      } catch (const std::exception& e) {
+        error = one_line_error(e);
+      }
+    }
+    status_barrier(stage, error, "adopting the CFG group's request");
   }
-  // Peers may be inside the body's own collectives when this rank fails, so a failure cannot
-  // wait for a status barrier: it is raised here, and the peers' collectives fail once this rank
-  // is gone (or time out).
+  // Peers may be inside the body's own collectives when this rank fails, so a body failure
+  // cannot wait for a status barrier: it is raised here, and the peers' collectives fail once
+  // this rank is gone (or time out).
   run_replicated(stage, request, record);
   ctx_.group(GroupKind::World).barrier();
 }
 
 void ParallelExecutor::run_main_rank_and_send(Stage& stage, Request& request, StageRecord& record) {
   Communicator& world = ctx_.group(GroupKind::World);
+  const int64_t handoff = ctx_.next_handoff();
   std::string payload;
   if (ctx_.rank() == kMainRank) {
-    const std::string error = run_body(stage, request, record);
-    payload = error.empty() ? "1" + request.serialize() : "0" + error;
+    std::string error = run_body(stage, request, record);
+    if (error.empty()) {
+      try {
+        payload = "1" + request.serialize();
+      } catch (const std::exception& e) {
+        error = "serialising the request: " + one_line_error(e);
+      }
+    }
+    if (!error.empty()) payload = "0" + error;
+    ctx_.signal_main_rank_done(handoff);
+  } else {
+    ctx_.wait_for_main_rank(handoff, stage.name());
   }
   world.barrier();
   payload = world.broadcast_bytes(payload, kMainRank);
-  if (payload.empty())
-    throw StageError(stage.name(), kMainRank, "stage '" + stage.name() + "': empty message from rank 0");
-  if (payload[0] != '1')
+  if (payload.empty() || payload[0] != '1')
     throw StageError(stage.name(), kMainRank,
-                     "stage '" + stage.name() + "' failed on rank 0: " + payload.substr(1));
-  if (ctx_.rank() != kMainRank) request = Request::deserialize(payload.substr(1), ctx_.device());
-  world.barrier();
+                     "stage '" + stage.name() + "' failed on rank 0: " +
+                         (payload.empty() ? "empty message" : payload.substr(1)));
+  std::string error;
+  if (ctx_.rank() != kMainRank) {
+    try {
+      request = Request::deserialize(payload.substr(1), ctx_.device());
+    } catch (const std::exception& e) {
+      error = one_line_error(e);
+    }
+  }
+  // The barrier after the hand-off also tells every rank whether each one adopted the request.
+  status_barrier(stage, error, "adopting rank 0's request");
 }
 
 }  // namespace glmh

@@ -66,6 +66,9 @@ class ParallelExecutor {
 
   // Runs the body, timing it; returns the error message ("" on success) instead of throwing.
   std::string run_body(Stage& stage, Request& request, StageRecord& record);
+  // A world barrier that also tells every rank which ranks failed `what`; throws StageError on
+  // every rank if any did.
+  void status_barrier(const Stage& stage, const std::string& local_error, const std::string& what);
 
   RankContext& ctx_;
   ExecutorHooks hooks_;

@@ -105,13 +105,14 @@ at::Generator Request::make_generator(const c10::Device& device, uint64_t seed) 
   return g;
 }
 
-std::string Request::serialize() const {
+std::string Request::serialize(bool include_rank_local) const {
   c10::List<std::string> names, timing_stages;
   c10::List<int64_t> kinds, scopes;
   c10::List<bool> on_accelerator;
   c10::impl::GenericList values(c10::AnyType::get());
   c10::List<double> timing_seconds;
   for (const auto& [name, f] : fields_) {
+    if (!include_rank_local && f.scope == FieldScope::RankLocal) continue;
     names.push_back(name);
     kinds.push_back(static_cast<int64_t>(f.value.index()));
     scopes.push_back(f.scope == FieldScope::Shared ? 0 : 1);
@@ -121,8 +122,12 @@ std::string Request::serialize() const {
           using T = std::decay_t<decltype(v)>;
           if constexpr (std::is_same_v<T, at::Tensor>) {
             accel = !v.device().is_cpu();
-            // A contiguous CPU copy: pickling a view would write its whole storage.
-            values.push_back(c10::IValue(v.detach().cpu().contiguous()));
+            // Pickling writes a tensor's whole storage: copy views (even contiguous ones) into
+            // storage of their own.
+            at::Tensor t = v.detach().cpu().contiguous();
+            if (t.storage_offset() != 0 || t.storage().nbytes() != size_t(t.numel()) * t.element_size())
+              t = t.clone();
+            values.push_back(c10::IValue(t));
           } else {
             values.push_back(c10::IValue(v));
           }
@@ -237,6 +242,8 @@ std::vector<std::string> Request::differences(const Request& other, bool compare
                    [&](const auto& va) {
                      using T = std::decay_t<decltype(va)>;
                      if constexpr (std::is_same_v<T, at::Tensor>) return true;
+                     else if constexpr (std::is_same_v<T, double>)
+                       return std::memcmp(&va, &std::get<T>(b), sizeof(double)) == 0;
                      else return va == std::get<T>(b);
                    },
                    a)) {

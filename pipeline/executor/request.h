@@ -70,7 +70,8 @@ class Request {
   // Tensors are written from the CPU; deserialize() puts each tensor that lived on an accelerator
   // on `device` (the receiving rank's own device), CPU tensors stay on the CPU, and the generator
   // is rebuilt on the device type it came from.
-  std::string serialize() const;
+  // Without `include_rank_local`, rank-local fields are left out (a CFG_PARALLEL broadcast).
+  std::string serialize(bool include_rank_local = true) const;
   static Request deserialize(const std::string& bytes, const c10::Device& device);
 
   // Replaces this request's shared fields, generator and timings with `other`'s, keeping this
@@ -78,7 +79,7 @@ class Request {
   void adopt_shared(Request other);
 
   // Field-by-field comparison: empty when equal; else one line per difference naming the field.
-  // Tensors compare by dtype, shape and exact values (NaN equals NaN); timings are not compared
+  // Tensors and floats compare by dtype, shape and exact bits (NaN equals NaN); timings are not compared
   // unless `compare_timings`.
   std::vector<std::string> differences(const Request& other, bool compare_timings = false) const;
 

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <c10/util/Exception.h>
 
+#include "error_text.h"
 #include "rendezvous_impl.h"
 #include "torch_compat.h"
 
@@ -26,10 +27,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string first_line(const std::string& text) {
-  const auto end = text.find('\n');
-  return end == std::string::npos ? text : text.substr(0, end);
-}
 
 c10d::ReduceOp to_c10d(ReduceOp op) {
   switch (op) {
@@ -61,6 +58,7 @@ struct Communicator::Impl {
   c10::intrusive_ptr<c10d::ProcessGroupNCCL> nccl;  // same object as pg, for shutdown
 #endif
   double seconds = 0;
+  bool failed = false;  // a collective failed: peers may be gone
 
   bool legacy_gloo() const {
     return options.backend == CommBackend::Gloo && !compat::kGlooHasFlatCollectives;
@@ -89,10 +87,9 @@ struct Communicator::Impl {
       work->wait();  // never isSuccess(): deprecated (throws) for NCCL on 2.x
     } catch (const CommError&) {
       throw;
-    } catch (const c10::Error& e) {
-      throw CommError(where(op) + " failed: " + first_line(e.what_without_backtrace()));
     } catch (const std::exception& e) {
-      throw CommError(where(op) + " failed: " + first_line(e.what()));
+      failed = true;
+      throw CommError(where(op) + " failed: " + one_line_error(e));
     }
     seconds += std::chrono::duration<double>(Clock::now() - start).count();
   }
@@ -111,10 +108,17 @@ Communicator::Communicator(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) 
 Communicator::~Communicator() {
 #if defined(GLMH_WITH_NCCL)
   if (impl_ && impl_->nccl) {
+    if (impl_->failed) {
+      // Shutting down a communicator whose peers are gone can block; the process is about to
+      // exit with the first error anyway, so the communicator is left to the OS.
+      impl_->nccl.release();
+      impl_->pg.release();
+      return;
+    }
     try {
       compat::nccl_shutdown(*impl_->nccl);
     } catch (const std::exception&) {
-      // Shutting down after a failed collective may throw again; the first error is reported.
+      // The first error was already reported.
     }
   }
 #endif
@@ -166,14 +170,10 @@ std::unique_ptr<Communicator> Communicator::create(Rendezvous& rendezvous, const
     }
   } catch (const CommError&) {
     throw;
-  } catch (const c10::Error& e) {
-    throw CommError("creating group '" + name + "' (" + backend_name(options.backend) +
-                    ", world rank " + std::to_string(world_rank) + ") failed: " +
-                    first_line(e.what_without_backtrace()));
   } catch (const std::exception& e) {
     throw CommError("creating group '" + name + "' (" + backend_name(options.backend) +
                     ", world rank " + std::to_string(world_rank) + ") failed: " +
-                    first_line(e.what()));
+                    one_line_error(e));
   }
   return std::unique_ptr<Communicator>(new Communicator(std::move(impl)));
 }

@@ -1,14 +1,20 @@
 #include "rank_context.h"
 
 #include <fcntl.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include <torch/cuda.h>
+
+#include <algorithm>
+#include <chrono>
 
 namespace glmh {
 
 namespace {
 std::string stage_key(int rank) { return "stage/" + std::to_string(rank); }
+std::string heartbeat_key(int rank) { return "heartbeat/" + std::to_string(rank); }
+std::string handoff_key(int64_t seq) { return "handoff/" + std::to_string(seq); }
 }  // namespace
 
 RankContext::RankContext(int world_rank, std::shared_ptr<Rendezvous> rendezvous,
@@ -17,17 +23,74 @@ RankContext::RankContext(int world_rank, std::shared_ptr<Rendezvous> rendezvous,
       rendezvous_(std::move(rendezvous)),
       options_(std::move(options)),
       log_(world_rank),
-      groups_(ProcessGroups::create(*rendezvous_, options_.layout, world_rank, options_.comm)) {}
+      groups_(ProcessGroups::create(*rendezvous_, options_.layout, world_rank, options_.comm)) {
+  heartbeat_ = std::thread([this] { heartbeat_loop(); });
+}
+
+RankContext::~RankContext() {
+  {
+    std::lock_guard<std::mutex> lock(heartbeat_mu_);
+    stopping_ = true;
+  }
+  heartbeat_cv_.notify_all();
+  heartbeat_.join();
+}
+
+void RankContext::heartbeat_loop() {
+  const auto period = std::max(std::chrono::milliseconds(50), std::min(std::chrono::milliseconds(1000), timeout() / 8));
+  std::unique_lock<std::mutex> lock(heartbeat_mu_);
+  while (!stopping_) {
+    try {
+      rendezvous_->add(heartbeat_key(rank_), 1);
+    } catch (const std::exception&) {
+      // The store is gone (its host died): the waiting side reports that.
+    }
+    heartbeat_cv_.wait_for(lock, period, [this] { return stopping_; });
+  }
+}
+
+void RankContext::signal_main_rank_done(int64_t seq) { rendezvous_->set(handoff_key(seq), "done"); }
+
+void RankContext::wait_for_main_rank(int64_t seq, const std::string& stage) {
+  using Clock = std::chrono::steady_clock;
+  const std::string key = handoff_key(seq);
+  const std::string beat_key = heartbeat_key(0);
+  std::string last_beat;
+  auto last_change = Clock::now();
+  auto next_beat_check = Clock::now();
+  auto pause = std::chrono::microseconds(200);
+  for (;;) {
+    if (rendezvous_->has(key)) return;
+    const auto now = Clock::now();
+    if (now >= next_beat_check) {
+      // Read-only store calls only: a FileStore appends to its file on every add().
+      const std::string beat = rendezvous_->has(beat_key) ? rendezvous_->get(beat_key) : "";
+      if (beat != last_beat) {
+        last_beat = beat;
+        last_change = now;
+      } else if (now - last_change > timeout()) {
+        throw CommError("rank 0 has sent no heartbeat for " +
+                        std::to_string(timeout().count() / 1000) + " s while running stage '" +
+                        stage + "' (stopped or dead)");
+      }
+      next_beat_check = now + std::chrono::milliseconds(250);
+    }
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::microseconds(10000));
+  }
+}
 
 void RankContext::enter_stage(const std::string& stage) {
   stage_ = stage;
   if (!options_.status_dir.empty()) {
-    // Overwritten in place (one short write) so the launcher always reads a whole name.
+    // Written to a temporary name and renamed, so the launcher never reads a half-written name.
     const std::string path = options_.status_dir + "/rank-" + std::to_string(rank_) + ".stage";
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    const std::string tmp = path + ".tmp";
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd >= 0) {
       [[maybe_unused]] ssize_t n = ::write(fd, stage.data(), stage.size());
       ::close(fd);
+      ::rename(tmp.c_str(), path.c_str());
     }
   }
   try {

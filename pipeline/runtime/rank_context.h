@@ -5,8 +5,11 @@
 
 #include <c10/core/Device.h>
 
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 
 #include "parallel_layout.h"
 #include "process_groups.h"
@@ -25,6 +28,9 @@ class RankContext {
  public:
   // Collective over the world: connects every process group.
   RankContext(int world_rank, std::shared_ptr<Rendezvous> rendezvous, RankContextOptions options);
+  ~RankContext();
+  RankContext(const RankContext&) = delete;
+  RankContext& operator=(const RankContext&) = delete;
 
   int rank() const { return rank_; }
   int world_size() const { return options_.layout.world_size(); }
@@ -48,6 +54,18 @@ class RankContext {
   // Waits for all work queued on this rank's device (no-op on CPU); used around timed regions.
   void synchronize_device() const;
 
+  // How long a collective may wait for its peers (also how long a silent heartbeat is tolerated).
+  std::chrono::milliseconds timeout() const { return options_.comm.timeout; }
+
+  // Main-rank hand-off without a collective: a stage body on world rank 0 may run for minutes
+  // (the AR model, the VAE), far longer than a collective may wait. Rank 0 calls
+  // signal_main_rank_done(seq) after the body; the others wait_for_main_rank(seq), polling the
+  // store, and fail with a clear error if rank 0's heartbeat stops for longer than timeout().
+  // `seq` comes from next_handoff() on every rank, in the same order.
+  int64_t next_handoff() { return handoff_seq_++; }
+  void signal_main_rank_done(int64_t seq);
+  void wait_for_main_rank(int64_t seq, const std::string& stage);
+
  private:
   int rank_;
   std::shared_ptr<Rendezvous> rendezvous_;
@@ -55,6 +73,14 @@ class RankContext {
   RankLog log_;
   ProcessGroups groups_;
   std::string stage_ = "startup";
+  int64_t handoff_seq_ = 0;
+
+  // A thread that bumps "heartbeat/<rank>" in the store while this rank lives.
+  void heartbeat_loop();
+  std::mutex heartbeat_mu_;
+  std::condition_variable heartbeat_cv_;
+  bool stopping_ = false;
+  std::thread heartbeat_;
 };
 
 }  // namespace glmh

@@ -36,9 +36,11 @@ std::optional<RankEnvironment> RankEnvironment::from_environment() {
     world_var = "WORLD_SIZE";
     local_var = "LOCAL_RANK";
     e.launcher = env("GLMH_STORE") ? "glmh" : "torchrun";
-  } else if (env("SLURM_PROCID") && env("SLURM_NTASKS")) {
+  } else if (env("SLURM_PROCID") && env("SLURM_STEP_NUM_TASKS")) {
+    // SLURM_STEP_NUM_TASKS is set by srun for the tasks of a job step, not in an sbatch script
+    // (which also has SLURM_PROCID=0): glmh started from a batch script launches its own ranks.
     rank_var = "SLURM_PROCID";
-    world_var = "SLURM_NTASKS";
+    world_var = "SLURM_STEP_NUM_TASKS";
     local_var = "SLURM_LOCALID";
     e.launcher = "srun";
   } else {

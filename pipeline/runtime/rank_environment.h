@@ -4,7 +4,7 @@
 //    run), GLMH_RUN_ID and GLMH_STATUS_DIR;
 //  - torchrun sets RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT (and, when its agent
 //    already serves the store, TORCHELASTIC_USE_AGENT_STORE=True);
-//  - srun sets SLURM_PROCID, SLURM_NTASKS, SLURM_LOCALID; MASTER_ADDR/MASTER_PORT come from the
+//  - srun sets SLURM_PROCID, SLURM_STEP_NUM_TASKS, SLURM_LOCALID; MASTER_ADDR/MASTER_PORT come from the
 //    job script.
 #pragma once
 

@@ -1,0 +1,12 @@
+// One line of text for an exception: c10::Error's message without its C++ backtrace, and only
+// the first line of anything else, so that every log line stays tagged with its rank.
+#pragma once
+
+#include <exception>
+#include <string>
+
+namespace glmh {
+
+std::string one_line_error(const std::exception& e);
+
+}  // namespace glmh
