@@ -279,6 +279,26 @@ TEST_F(GlmhOnGpus, DemoPassesUnderSpAndCfg) {
   }
 }
 
+TEST_F(GlmhOnGpus, AStalledRankEndsAnNcclRunThroughTheWatchdog) {
+  // NCCL collectives do not block the host: the watchdog (same timeout) aborts the waiting rank.
+  const ProcessResult r = demo({"--device", "cuda", "--world-size", "2", "--sp", "2", "--timeout", "10",
+                                "--inject", "stall:1:demo.denoise"});
+  EXPECT_EQ(r.exit_code, 3) << r.output;
+  EXPECT_TRUE(contains(r.output, "rank 0 was killed by signal 6")) << r.output;
+  EXPECT_TRUE(contains(r.output, "in stage 'demo.denoise'")) << r.output;
+  EXPECT_LT(r.seconds, 90.0);
+  expect_no_leftover_ranks();
+}
+
+TEST_F(GlmhOnGpus, AFrozenMainRankIsNoticedThroughItsHeartbeat) {
+  const ProcessResult r = demo({"--device", "cuda", "--world-size", "2", "--sp", "2", "--timeout", "5",
+                                "--inject", "freeze:0:demo.prior"});
+  EXPECT_EQ(r.exit_code, 3) << r.output;
+  EXPECT_TRUE(contains(r.output, "rank 0 has sent no heartbeat for 5 s")) << r.output;
+  EXPECT_LT(r.seconds, 60.0);
+  expect_no_leftover_ranks();
+}
+
 TEST_F(GlmhOnGpus, AKilledRankEndsAnNcclRunInBoundedTime) {
   const ProcessResult r = demo({"--device", "cuda", "--world-size", "2", "--sp", "2", "--timeout", "20",
                                 "--inject", "kill:1:demo.denoise"});
