@@ -17,6 +17,7 @@ class Checker {
 
   // Compares on the CPU, exactly: every expected value here is exactly representable.
   void equal(const std::string& what, const at::Tensor& got, const at::Tensor& want) {
+    g_.wait_for_device(what);
     const at::Tensor a = got.cpu(), b = want.cpu();
     if (a.scalar_type() == b.scalar_type() && a.sizes() == b.sizes() && at::equal(a, b)) return;
     std::ostringstream s;

@@ -37,6 +37,7 @@ int collectives_rank_main(RankContext& ctx) {
   at::Tensor seconds = stats.select(1, 2).contiguous().to(ctx.device());
   ctx.group(GroupKind::World).all_reduce(wrong, ReduceOp::Sum);
   ctx.group(GroupKind::World).all_reduce(seconds, ReduceOp::Max);
+  ctx.synchronize_device();
   wrong = wrong.cpu();
   seconds = seconds.cpu();
   const double total_wrong = wrong.sum().item<double>();

@@ -68,8 +68,8 @@ std::vector<std::string> gather_strings(Communicator& group, const std::string& 
 CheckResult request_equality(const std::string& snapshot, RankContext& ctx) {
   Communicator& world = ctx.group(GroupKind::World);
   const std::string reference = world.broadcast_bytes(snapshot, 0);
-  const Request theirs = Request::deserialize(reference, c10::Device(c10::kCPU));
-  const Request mine = Request::deserialize(snapshot, c10::Device(c10::kCPU));
+  const Request theirs = Request::deserialize(reference, ctx.device());
+  const Request mine = Request::deserialize(snapshot, ctx.device());
   const auto diff = mine.differences(theirs, /*compare_timings=*/true);
   const auto reports = gather_strings(world, diff.empty() ? "" : diff.front() +
                                                   (diff.size() > 1 ? " (+" + std::to_string(diff.size() - 1) + " more)" : ""));
@@ -93,6 +93,7 @@ CheckResult token_equality(const Request& r, RankContext& ctx) {
   const at::Tensor mine = r.tensor("prior_token_ids").contiguous();
   at::Tensor all = at::empty({world.size(), mine.numel()}, mine.options());
   world.all_gather(all, mine.view({-1}));
+  ctx.synchronize_device();
   const at::Tensor rows = all.cpu();
   std::string differing;
   int count = 0;
@@ -119,9 +120,11 @@ CheckResult output_parity(const Request& r, RankContext& ctx, const demo::DemoCo
   // Max over ranks of the error, and (through a second max) which rank holds it.
   at::Tensor worst = err.narrow(0, 0, 1).clone();
   ctx.group(GroupKind::World).all_reduce(worst, ReduceOp::Max);
+  ctx.synchronize_device();
   at::Tensor holder = at::full({1}, err[0].item<double>() == worst.item<double>() ? double(ctx.rank()) : -1.0,
                                err.options());
   ctx.group(GroupKind::World).all_reduce(holder, ReduceOp::Max);
+  ctx.synchronize_device();
   const double value = worst.item<double>();
   std::ostringstream detail;
   detail << "max |latents - reference| / max |reference| = " << std::setprecision(3) << value
@@ -204,6 +207,7 @@ int demo_rank_main(RankContext& ctx, const RankEnvironment& env, const CliArgs& 
   {
     at::Tensor mine_dev = mine.to(ctx.device()), all_dev = all.to(ctx.device());
     ctx.group(GroupKind::World).all_gather(all_dev, mine_dev);
+    ctx.synchronize_device();
     all = all_dev.cpu();
   }
 

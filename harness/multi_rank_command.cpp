@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 
 #include "exit_codes.h"
@@ -118,12 +119,13 @@ int run_multi_rank_command(const std::string& command, const CliArgs& args,
   } catch (const UsageError& e) {
     log.error(e.what());
     return kExitUsage;
-  } catch (const StageError& e) {
-    log.error(e.what());
-    return kExitInfrastructure;
   } catch (const std::exception& e) {
     log.error(one_line_error(e));
-    return kExitInfrastructure;
+    // Exit at once: unwinding would run communicator and CUDA teardown, which can block behind
+    // a collective that a dead peer never joined. Reports are written atomically, so nothing is
+    // left half-written.
+    std::fflush(nullptr);
+    std::_Exit(kExitInfrastructure);
   }
 }
 

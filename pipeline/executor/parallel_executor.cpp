@@ -97,6 +97,7 @@ void ParallelExecutor::status_barrier(const Stage& stage, const std::string& loc
       at::zeros({ctx_.world_size()}, at::TensorOptions().dtype(at::kInt).device(ctx_.device()));
   if (!local_error.empty()) failed[ctx_.rank()] = 1;
   ctx_.group(GroupKind::World).all_reduce(failed);
+  ctx_.synchronize_device();
   const at::Tensor flags = failed.cpu();
   std::string failing;
   int first = -1;

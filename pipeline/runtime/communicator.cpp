@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <c10/util/Exception.h>
 
+#include "device_sync.h"
 #include "error_text.h"
 #include "rendezvous_impl.h"
 #include "torch_compat.h"
@@ -284,12 +285,22 @@ void Communicator::barrier() {
   impl_->run("barrier", [&] { return impl_->pg->barrier(opts); });
 }
 
+void Communicator::wait_for_device(const std::string& what) {
+  try {
+    synchronize_device(impl_->options.device, impl_->options.timeout, impl_->where(what));
+  } catch (const CommError&) {
+    impl_->failed = true;
+    throw;
+  }
+}
+
 std::string Communicator::broadcast_bytes(const std::string& bytes, int root) {
   const auto device = impl_->options.device;
   const auto on_device = at::TensorOptions().device(device);
   at::Tensor length = at::empty({1}, on_device.dtype(at::kLong));
   if (rank() == root) length.fill_(static_cast<int64_t>(bytes.size()));
   broadcast(length, root);
+  wait_for_device("broadcast_bytes(root " + std::to_string(root) + ")");
   const int64_t n = length.cpu().item<int64_t>();
   at::Tensor payload;
   if (rank() == root) {
@@ -301,6 +312,7 @@ std::string Communicator::broadcast_bytes(const std::string& bytes, int root) {
   }
   if (n > 0) broadcast(payload, root);
   if (rank() == root) return bytes;
+  wait_for_device("broadcast_bytes(root " + std::to_string(root) + ")");
   at::Tensor host = payload.cpu();
   return std::string(static_cast<const char*>(host.data_ptr()), static_cast<size_t>(n));
 }

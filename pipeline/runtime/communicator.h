@@ -73,6 +73,11 @@ class Communicator {
   // Host bytes from `root` to every rank (size first, then payload), through the device on NCCL.
   std::string broadcast_bytes(const std::string& bytes, int root);
 
+  // Waits, bounded by the timeout, until this rank's queued device work (the collectives
+  // enqueued so far included) has finished: call it before reading a result on the host. No-op
+  // on CPU, where every collective above already returns complete.
+  void wait_for_device(const std::string& what);
+
   // Host time spent blocked in this group's collectives since creation.
   double host_seconds_in_collectives() const;
 

@@ -1,10 +1,11 @@
 #include "rank_context.h"
 
+#include "device_sync.h"
+
 #include <fcntl.h>
 #include <stdio.h>
 #include <unistd.h>
 
-#include <torch/cuda.h>
 
 #include <algorithm>
 #include <chrono>
@@ -118,7 +119,7 @@ std::string RankContext::describe_peer_stages() {
 }
 
 void RankContext::synchronize_device() const {
-  if (device().is_cuda()) torch::cuda::synchronize(device().index());
+  glmh::synchronize_device(device(), timeout(), "rank " + std::to_string(rank_) + " in stage '" + stage_ + "'");
 }
 
 }  // namespace glmh

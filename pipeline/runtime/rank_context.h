@@ -51,7 +51,9 @@ class RankContext {
   // "rank 2 in 'denoise'; rank 3 in 'decode'" for the ranks whose stage differs from ours.
   std::string describe_peer_stages();
 
-  // Waits for all work queued on this rank's device (no-op on CPU); used around timed regions.
+  // Waits for all work queued on this rank's device (no-op on CPU); used around timed regions
+  // and before reading a collective's result on the host. Bounded by timeout(): a collective a
+  // peer never joined surfaces here as a CommError naming the rank and stage.
   void synchronize_device() const;
 
   // How long a collective may wait for its peers (also how long a silent heartbeat is tolerated).
