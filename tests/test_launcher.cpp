@@ -279,13 +279,15 @@ TEST_F(GlmhOnGpus, DemoPassesUnderSpAndCfg) {
   }
 }
 
-TEST_F(GlmhOnGpus, AStalledRankEndsAnNcclRunThroughTheWatchdog) {
-  // NCCL collectives do not block the host: the watchdog (same timeout) aborts the waiting rank.
+TEST_F(GlmhOnGpus, AStalledRankEndsAnNcclRunInBoundedTime) {
+  // NCCL collectives do not block the host: rank 0's collective spins on the device, and its
+  // bounded device wait at the end of the stage reports it (torch's own watchdog alone took
+  // more than 8 minutes here).
   const ProcessResult r = demo({"--device", "cuda", "--world-size", "2", "--sp", "2", "--timeout", "10",
                                 "--inject", "stall:1:demo.denoise"});
   EXPECT_EQ(r.exit_code, 3) << r.output;
-  EXPECT_TRUE(contains(r.output, "rank 0 was killed by signal 6")) << r.output;
-  EXPECT_TRUE(contains(r.output, "in stage 'demo.denoise'")) << r.output;
+  EXPECT_TRUE(contains(r.output, "device work did not finish within 10 s")) << r.output;
+  EXPECT_TRUE(contains(r.output, "rank 0 exited with code 3 in stage 'demo.denoise'")) << r.output;
   EXPECT_LT(r.seconds, 90.0);
   expect_no_leftover_ranks();
 }
