@@ -1,0 +1,151 @@
+#include "component_checkpoint.h"
+
+#include <ATen/ATen.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "pipeline/runtime/posix_fs.h"
+
+namespace glmh {
+
+namespace {
+
+std::string shape_text(c10::IntArrayRef shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+void write_text_atomically(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << text;
+    if (!out.flush()) throw CheckpointError("cannot write '" + tmp + "'");
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw CheckpointError("cannot rename '" + tmp + "' to '" + path + "'");
+}
+
+}  // namespace
+
+nlohmann::json read_json_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw CheckpointError("cannot open '" + path + "'");
+  std::stringstream text;
+  text << in.rdbuf();
+  try {
+    return nlohmann::json::parse(text.str());
+  } catch (const nlohmann::json::exception& e) {
+    throw CheckpointError("'" + path + "' is not valid JSON: " + e.what());
+  }
+}
+
+ComponentCheckpoint ComponentCheckpoint::open(const std::string& dir) {
+  ComponentCheckpoint c;
+  c.dir_ = dir;
+  if (!posix_fs::is_directory(dir)) throw CheckpointError("checkpoint component '" + dir + "' is not a directory");
+  c.config_ = read_json_file(dir + "/config.json");
+  std::vector<std::string> indexes, files;
+  for (const auto& name : posix_fs::list_directory(dir)) {
+    if (ends_with(name, ".safetensors.index.json")) indexes.push_back(name);
+    else if (ends_with(name, ".safetensors")) files.push_back(name);
+  }
+  if (indexes.size() > 1) throw CheckpointError("checkpoint component '" + dir + "' has several *.safetensors.index.json files");
+  if (indexes.size() == 1) {
+    const std::string index_path = dir + "/" + indexes[0];
+    const nlohmann::json index = read_json_file(index_path);
+    if (!index.contains("weight_map") || !index["weight_map"].is_object())
+      throw CheckpointError("'" + index_path + "': no weight_map object");
+    std::map<std::string, std::shared_ptr<SafetensorsFile>> shards;
+    for (auto it = index["weight_map"].begin(); it != index["weight_map"].end(); ++it) {
+      if (!it.value().is_string()) throw CheckpointError("'" + index_path + "': weight_map['" + it.key() + "'] is not a file name");
+      const std::string shard = it.value().get<std::string>();
+      if (!shards.count(shard)) {
+        const std::string shard_path = dir + "/" + shard;
+        if (!posix_fs::exists(shard_path))
+          throw CheckpointError("'" + index_path + "': tensor '" + it.key() + "' maps to missing file '" + shard + "'");
+        shards[shard] = SafetensorsFile::open(shard_path);
+      }
+      if (!shards[shard]->contains(it.key()))
+        throw CheckpointError("'" + index_path + "': tensor '" + it.key() + "' is not in '" + shard + "'");
+      c.where_[it.key()] = shards[shard];
+    }
+    return c;
+  }
+  if (files.size() != 1)
+    throw CheckpointError("checkpoint component '" + dir + "': expected one *.safetensors file or an index, found " +
+                          std::to_string(files.size()) + " files");
+  auto file = SafetensorsFile::open(dir + "/" + files[0]);
+  for (const auto& name : file->names()) c.where_[name] = file;
+  return c;
+}
+
+std::vector<std::string> ComponentCheckpoint::names() const {
+  std::vector<std::string> out;
+  for (const auto& [name, f] : where_) out.push_back(name);
+  return out;
+}
+
+std::string ComponentCheckpoint::file_of(const std::string& name) const {
+  const auto it = where_.find(name);
+  if (it == where_.end()) throw CheckpointError("checkpoint component '" + dir_ + "': no tensor '" + name + "'");
+  return it->second->path();
+}
+
+at::Tensor ComponentCheckpoint::tensor(const std::string& name, const std::vector<int64_t>& shape,
+                                       c10::optional<c10::ScalarType> dtype) const {
+  const auto it = where_.find(name);
+  if (it == where_.end())
+    throw CheckpointError("checkpoint component '" + dir_ + "': missing tensor '" + name + "' (expected " +
+                          shape_text(shape) + ")");
+  const SafetensorsEntry& e = it->second->entry(name);
+  if (e.shape != shape)
+    throw CheckpointError("'" + it->second->path() + "': tensor '" + name + "' has shape " + shape_text(e.shape) +
+                          ", expected " + shape_text(shape));
+  if (dtype && scalar_type_of(e.dtype) != *dtype)
+    throw CheckpointError("'" + it->second->path() + "': tensor '" + name + "' has dtype " + e.dtype +
+                          ", expected " + safetensors_dtype(*dtype));
+  return it->second->tensor(name);
+}
+
+void write_component(const std::string& dir, const nlohmann::json& config,
+                     const std::map<std::string, at::Tensor>& tensors, const std::string& stem,
+                     uint64_t max_shard_bytes) {
+  posix_fs::make_directories(dir);
+  write_text_atomically(dir + "/config.json", config.dump(2) + "\n");
+  // Greedy sharding in name order, as transformers' save_pretrained does by size.
+  std::vector<std::map<std::string, at::Tensor>> shards(1);
+  uint64_t in_shard = 0, total = 0;
+  for (const auto& [name, t] : tensors) {
+    const uint64_t bytes = uint64_t(t.numel()) * t.element_size();
+    if (in_shard > 0 && in_shard + bytes > max_shard_bytes) {
+      shards.emplace_back();
+      in_shard = 0;
+    }
+    shards.back()[name] = t;
+    in_shard += bytes;
+    total += bytes;
+  }
+  if (shards.size() == 1) {
+    write_safetensors(dir + "/" + stem + ".safetensors", tensors, {{"format", "pt"}});
+    return;
+  }
+  nlohmann::json index;
+  index["metadata"] = {{"total_size", total}};
+  index["weight_map"] = nlohmann::json::object();
+  for (size_t i = 0; i < shards.size(); ++i) {
+    char name[256];
+    std::snprintf(name, sizeof name, "%s-%05zu-of-%05zu.safetensors", stem.c_str(), i + 1, shards.size());
+    write_safetensors(dir + "/" + name, shards[i], {{"format", "pt"}});
+    for (const auto& [tensor_name, t] : shards[i]) index["weight_map"][tensor_name] = name;
+  }
+  write_text_atomically(dir + "/" + stem + ".safetensors.index.json", index.dump(2) + "\n");
+}
+
+}  // namespace glmh

@@ -1,0 +1,52 @@
+// One component of a Hugging Face pipeline checkpoint (transformer/, vae/, text_encoder/,
+// vision_language_encoder/): its config.json and its weights, in one safetensors file or sharded
+// with a *.safetensors.index.json weight map.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <c10/util/Optional.h>
+
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "safetensors.h"
+
+namespace glmh {
+
+// Reads a JSON file; CheckpointError names the file on a missing file or a parse error.
+nlohmann::json read_json_file(const std::string& path);
+
+class ComponentCheckpoint {
+ public:
+  // Opens `dir`: config.json plus either an index (*.safetensors.index.json, every shard it names
+  // opened and every mapped tensor checked to exist) or exactly one *.safetensors file.
+  static ComponentCheckpoint open(const std::string& dir);
+
+  const std::string& dir() const { return dir_; }
+  const nlohmann::json& config() const { return config_; }
+  bool contains(const std::string& name) const { return where_.count(name) != 0; }
+  std::vector<std::string> names() const;
+  std::string file_of(const std::string& name) const;
+
+  // The tensor, checked: it must exist and have `shape` (and `dtype`, when given). Errors name
+  // the file, the tensor, what was expected and what was found.
+  at::Tensor tensor(const std::string& name, const std::vector<int64_t>& shape,
+                    c10::optional<c10::ScalarType> dtype = c10::nullopt) const;
+
+ private:
+  std::string dir_;
+  nlohmann::json config_;
+  std::map<std::string, std::shared_ptr<SafetensorsFile>> where_;
+};
+
+// Writes a component in the upstream layout: config.json, and the tensors either as
+// `<stem>.safetensors` or, when they exceed `max_shard_bytes`, as
+// `<stem>-0000i-of-0000n.safetensors` plus `<stem>.safetensors.index.json`. Atomic per file.
+void write_component(const std::string& dir, const nlohmann::json& config,
+                     const std::map<std::string, at::Tensor>& tensors, const std::string& stem,
+                     uint64_t max_shard_bytes = uint64_t(5) << 30);
+
+}  // namespace glmh
