@@ -6,6 +6,7 @@
 #include "device_sync.h"
 #include "error_text.h"
 #include "rendezvous_impl.h"
+#define GLMH_COMPAT_WITH_C10D
 #include "torch_compat.h"
 
 namespace glmh {

@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "rendezvous_impl.h"
+#define GLMH_COMPAT_WITH_C10D
 #include "torch_compat.h"
 
 namespace glmh {

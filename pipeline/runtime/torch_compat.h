@@ -1,13 +1,34 @@
 // The one place where libtorch 1.13 (Debian, CPU) and libtorch 2.x (pip wheel, CUDA) differ for glmh.
 //
-// Include it only from the translation units that talk to c10d: its c10d headers take ~20 s to
-// compile. Facts behind each item: ../shared/docs/c10d-portability.md (measured on both versions).
+// Two parts: the model's (attention), and c10d's. The c10d part takes ~20 s to compile, so it is
+// compiled only where GLMH_COMPAT_WITH_C10D is defined before the include (the communicator and
+// the rendezvous). Facts behind the c10d items: ../shared/docs/c10d-portability.md.
 #pragma once
 
+#include <ATen/ATen.h>
 #include <torch/version.h>
 
 #define GLMH_TORCH_GE(major, minor) \
   (TORCH_VERSION_MAJOR > (major) || (TORCH_VERSION_MAJOR == (major) && TORCH_VERSION_MINOR >= (minor)))
+
+namespace glmh::compat {
+
+// Bidirectional attention over [B, H, S, D] tensors with the default 1/sqrt(D) scale.
+// 2.x: the fused scaled_dot_product_attention (flash / memory-efficient kernels on CUDA).
+// 1.13 has no public SDPA: the same math, with the softmax in fp32.
+inline at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+#if GLMH_TORCH_GE(2, 0)
+  return at::scaled_dot_product_attention(q, k, v);
+#else
+  const double scale = 1.0 / std::sqrt(double(q.size(-1)));
+  at::Tensor scores = at::matmul(q, k.transpose(-2, -1)).to(at::kFloat) * scale;
+  return at::matmul(at::softmax(scores, -1).to(v.scalar_type()), v);
+#endif
+}
+
+}  // namespace glmh::compat
+
+#if defined(GLMH_COMPAT_WITH_C10D)
 
 #include <torch/csrc/distributed/c10d/FileStore.hpp>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
@@ -81,3 +102,5 @@ inline void nccl_shutdown(c10d::ProcessGroupNCCL& pg) {
 #endif
 
 }  // namespace glmh::compat
+
+#endif  // GLMH_COMPAT_WITH_C10D

@@ -1,0 +1,174 @@
+#include "glm_image_dit.h"
+
+#include <ATen/ATen.h>
+
+#include <cmath>
+
+#include "dit_rotary.h"
+#include "pipeline/checkpoint/component_checkpoint.h"
+#include "pipeline/runtime/torch_compat.h"
+
+namespace glmh {
+
+namespace {
+
+constexpr double kNormEps = 1e-5;
+
+at::Tensor layer_norm(const at::Tensor& x) { return at::layer_norm(x, {x.size(-1)}, {}, {}, kNormEps); }
+
+// x * (1 + scale) + shift with per-sample [B, D] modulation over [B, S, D].
+at::Tensor modulate(const at::Tensor& x, const at::Tensor& scale, const at::Tensor& shift) {
+  return x * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1);
+}
+
+}  // namespace
+
+at::Tensor sinusoidal_embedding(const at::Tensor& values, int64_t dim) {
+  const int64_t half = dim / 2;
+  const auto f32 = at::TensorOptions().dtype(at::kFloat).device(values.device());
+  const at::Tensor exponent = at::arange(half, f32) * (-std::log(10000.0) / double(half));
+  const at::Tensor angles = values.to(at::kFloat).unsqueeze(1) * at::exp(exponent).unsqueeze(0);
+  return at::cat({at::cos(angles), at::sin(angles)}, -1);
+}
+
+std::map<std::string, std::vector<int64_t>> dit_parameter_shapes(const GlmImageDiTConfig& c) {
+  const int64_t d = c.inner_dim(), t = c.time_embed_dim;
+  std::map<std::string, std::vector<int64_t>> s;
+  auto linear = [&](const std::string& name, int64_t out, int64_t in) {
+    s[name + ".weight"] = {out, in};
+    s[name + ".bias"] = {out};
+  };
+  linear("image_projector.proj", d, c.in_channels * c.patch_size * c.patch_size);
+  linear("glyph_projector.net.0.proj", d, c.text_embed_dim);
+  linear("glyph_projector.net.2", d, d);
+  s["prior_token_embedding.weight"] = {c.prior_vq_quantizer_codebook_size, d};
+  linear("prior_projector.net.0.proj", d, d);
+  linear("prior_projector.net.2", d, d);
+  linear("time_condition_embed.timestep_embedder.linear_1", t, t);
+  linear("time_condition_embed.timestep_embedder.linear_2", t, t);
+  linear("time_condition_embed.condition_embedder.linear_1", t, 4 * c.condition_dim);
+  linear("time_condition_embed.condition_embedder.linear_2", t, t);
+  for (int64_t i = 0; i < c.num_layers; ++i) {
+    const std::string b = "transformer_blocks." + std::to_string(i) + ".";
+    linear(b + "norm1.linear", 12 * d, t);
+    for (const char* proj : {"to_q", "to_k", "to_v", "to_out.0"}) linear(b + "attn1." + proj, d, d);
+    linear(b + "ff.net.0.proj", 4 * d, d);
+    linear(b + "ff.net.2", d, 4 * d);
+  }
+  linear("norm_out.linear", 2 * d, t);
+  linear("proj_out", c.patch_size * c.patch_size * c.out_channels, d);
+  return s;
+}
+
+GlmImageDiT GlmImageDiT::from_tensors(const GlmImageDiTConfig& config,
+                                      const std::map<std::string, at::Tensor>& tensors) {
+  GlmImageDiT m;
+  m.config_ = config;
+  for (const auto& [name, shape] : dit_parameter_shapes(config)) {
+    const auto it = tensors.find(name);
+    if (it == tensors.end()) throw CheckpointError("DiT: missing tensor '" + name + "'");
+    if (it->second.sizes().vec() != shape)
+      throw CheckpointError("DiT: tensor '" + name + "' has the wrong shape");
+    m.params_[name] = it->second;
+  }
+  return m;
+}
+
+GlmImageDiT GlmImageDiT::load(const ComponentCheckpoint& ckpt, const c10::Device& device, c10::ScalarType dtype) {
+  GlmImageDiT m;
+  m.config_ = GlmImageDiTConfig::from_json(ckpt.config(), ckpt.dir() + "/config.json");
+  for (const auto& [name, shape] : dit_parameter_shapes(m.config_))
+    m.params_[name] = ckpt.tensor(name, shape).to(device, dtype);
+  return m;
+}
+
+at::Tensor GlmImageDiT::linear(const at::Tensor& x, const std::string& prefix) const {
+  return at::linear(x, p(prefix + ".weight"), p(prefix + ".bias"));
+}
+
+at::Tensor GlmImageDiT::time_condition_embedding(const DiTInputs& in, c10::ScalarType dtype) const {
+  const int64_t b = in.timestep.size(0);
+  const at::Tensor t_proj = sinusoidal_embedding(in.timestep.reshape({b}), config_.time_embed_dim);
+  const at::Tensor crop = sinusoidal_embedding(in.crop_coords.reshape({-1}), config_.condition_dim).view({b, -1});
+  const at::Tensor size = sinusoidal_embedding(in.target_size.reshape({-1}), config_.condition_dim).view({b, -1});
+  const std::string te = "time_condition_embed.timestep_embedder.", ce = "time_condition_embed.condition_embedder.";
+  const at::Tensor t_emb = linear(at::silu(linear(t_proj.to(dtype), te + "linear_1")), te + "linear_2");
+  const at::Tensor c_emb =
+      linear(at::silu(linear(at::cat({crop, size}, 1).to(dtype), ce + "linear_1")), ce + "linear_2");
+  return at::silu(t_emb + c_emb);
+}
+
+void GlmImageDiT::block(int64_t index, at::Tensor& x, at::Tensor& c, const at::Tensor& temb,
+                        const at::Tensor& cos, const at::Tensor& sin) const {
+  const std::string b = "transformer_blocks." + std::to_string(index) + ".";
+  // 12-way AdaLN in upstream's interleaved order.
+  const auto m = linear(temb, b + "norm1.linear").chunk(12, 1);
+  const at::Tensor &shift_msa = m[0], &c_shift_msa = m[1], &scale_msa = m[2], &c_scale_msa = m[3],
+                   &gate_msa = m[4], &c_gate_msa = m[5], &shift_mlp = m[6], &c_shift_mlp = m[7],
+                   &scale_mlp = m[8], &c_scale_mlp = m[9], &gate_mlp = m[10], &c_gate_mlp = m[11];
+  const int64_t text_len = c.size(1), heads = config_.num_attention_heads, head_dim = config_.attention_head_dim;
+  const at::Tensor joint = at::cat({modulate(layer_norm(c), c_scale_msa, c_shift_msa),
+                                    modulate(layer_norm(x), scale_msa, shift_msa)},
+                                   1);
+  const int64_t batch = joint.size(0), seq = joint.size(1);
+  auto heads_of = [&](const at::Tensor& t) { return t.view({batch, seq, heads, head_dim}); };
+  at::Tensor q = layer_norm(heads_of(linear(joint, b + "attn1.to_q")));
+  at::Tensor k = layer_norm(heads_of(linear(joint, b + "attn1.to_k")));
+  const at::Tensor v = heads_of(linear(joint, b + "attn1.to_v"));
+  // RoPE on the image tokens only.
+  auto rope_image = [&](const at::Tensor& t) {
+    return at::cat({t.narrow(1, 0, text_len),
+                    apply_rotary_split_half(t.narrow(1, text_len, seq - text_len), cos, sin)},
+                   1);
+  };
+  q = rope_image(q);
+  k = rope_image(k);
+  at::Tensor attn = compat::attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2));
+  attn = linear(attn.transpose(1, 2).reshape({batch, seq, heads * head_dim}), b + "attn1.to_out.0");
+  c = c + attn.narrow(1, 0, text_len) * c_gate_msa.unsqueeze(1);
+  x = x + attn.narrow(1, text_len, seq - text_len) * gate_msa.unsqueeze(1);
+
+  auto ff = [&](const at::Tensor& h) {
+    return linear(at::gelu(linear(h, b + "ff.net.0.proj"), "tanh"), b + "ff.net.2");
+  };
+  x = x + ff(modulate(layer_norm(x), scale_mlp, shift_mlp)) * gate_mlp.unsqueeze(1);
+  c = c + ff(modulate(layer_norm(c), c_scale_mlp, c_shift_mlp)) * c_gate_mlp.unsqueeze(1);
+}
+
+at::Tensor GlmImageDiT::forward(const DiTInputs& in) const {
+  const auto& c = config_;
+  const int64_t batch = in.latents.size(0), ph = c.patch_size;
+  const int64_t grid_h = in.latents.size(2) / ph, grid_w = in.latents.size(3) / ph;
+  const c10::ScalarType dtype = p("proj_out.weight").scalar_type();
+
+  at::Tensor cos = in.rotary_cos, sin = in.rotary_sin;
+  if (!cos.defined()) std::tie(cos, sin) = get_freqs_cis(grid_h, grid_w, c.attention_head_dim);
+  cos = cos.to(in.latents.device());
+  sin = sin.to(in.latents.device());
+
+  // Patchify: [B, C, Hp*p, Wp*p] -> [B, Hp*Wp, C*p*p], features ordered (c, py, px).
+  at::Tensor x = in.latents.to(dtype)
+                     .reshape({batch, c.in_channels, grid_h, ph, grid_w, ph})
+                     .permute({0, 2, 4, 1, 3, 5})
+                     .reshape({batch, grid_h * grid_w, c.in_channels * ph * ph});
+  x = linear(x, "image_projector.proj");
+  at::Tensor text = linear(at::gelu(linear(in.glyph_embeds.to(dtype), "glyph_projector.net.0.proj")),
+                           "glyph_projector.net.2");
+  at::Tensor prior = at::embedding(p("prior_token_embedding.weight"), in.prior_token_id);
+  at::Tensor keep = at::logical_not(in.prior_token_drop.to(at::kBool));
+  while (keep.dim() < prior.dim()) keep = keep.unsqueeze(-1);
+  prior = prior * keep.to(dtype);
+  x = x + linear(at::silu(linear(prior, "prior_projector.net.0.proj")), "prior_projector.net.2");
+
+  const at::Tensor temb = time_condition_embedding(in, dtype);
+  for (int64_t i = 0; i < c.num_layers; ++i) block(i, x, text, temb, cos, sin);
+
+  const auto scale_shift = linear(temb, "norm_out.linear").chunk(2, 1);  // scale first, then shift
+  x = linear(modulate(layer_norm(x), scale_shift[0], scale_shift[1]), "proj_out");
+  // Unpatchify: [B, Hp*Wp, C*p*p] -> [B, C, Hp*p, Wp*p].
+  return x.reshape({batch, grid_h, grid_w, c.out_channels, ph, ph})
+      .permute({0, 3, 1, 4, 2, 5})
+      .reshape({batch, c.out_channels, grid_h * ph, grid_w * ph});
+}
+
+}  // namespace glmh

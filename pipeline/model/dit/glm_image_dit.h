@@ -1,0 +1,65 @@
+// GlmImageTransformer2DModel (diffusers) in libtorch: glm-image-model.md §4.
+//
+// Single-stream weights with dual modulation: the glyph (text) tokens and the image tokens go
+// through the same attention and feed-forward weights, each with its own AdaLN shift/scale/gate.
+// Joint attention over [text ; image] with per-head QK LayerNorm and 2-D RoPE on image tokens
+// only. Output: the flow-matching velocity [B, C, H', W'].
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "dit_config.h"
+
+namespace glmh {
+
+class ComponentCheckpoint;
+
+struct DiTInputs {
+  at::Tensor latents;           // [B, in_channels, H', W']
+  at::Tensor glyph_embeds;      // [B, Lg, text_embed_dim]
+  at::Tensor prior_token_id;    // [B, N] int64, N = (H'/p)(W'/p)
+  at::Tensor prior_token_drop;  // [B, N] or [B] bool: true zeroes that prior embedding
+  at::Tensor timestep;          // [B] float (the pipeline passes the unshifted t - 1)
+  at::Tensor target_size;       // [B, 2] (height, width) in pixels
+  at::Tensor crop_coords;       // [B, 2] (top, left)
+  // Optional (cos, sin), each [N, head_dim / 2]; computed from the latent grid when absent.
+  at::Tensor rotary_cos, rotary_sin;
+};
+
+// Every parameter of the model with its shape, in name order (the checkpoint's tensor names).
+std::map<std::string, std::vector<int64_t>> dit_parameter_shapes(const GlmImageDiTConfig& config);
+
+class GlmImageDiT {
+ public:
+  // Loads every parameter from `checkpoint` (shapes checked against the config), converted to
+  // `dtype` on `device`.
+  static GlmImageDiT load(const ComponentCheckpoint& checkpoint, const c10::Device& device, c10::ScalarType dtype);
+  // From tensors named as in the checkpoint (every one of dit_parameter_shapes, shapes checked).
+  static GlmImageDiT from_tensors(const GlmImageDiTConfig& config, const std::map<std::string, at::Tensor>& tensors);
+
+  const GlmImageDiTConfig& config() const { return config_; }
+  at::Tensor forward(const DiTInputs& inputs) const;
+
+ private:
+  const at::Tensor& p(const std::string& name) const { return params_.at(name); }
+  at::Tensor linear(const at::Tensor& x, const std::string& prefix) const;
+  // One transformer block; updates the image and text streams in place.
+  void block(int64_t index, at::Tensor& image, at::Tensor& text, const at::Tensor& temb,
+             const at::Tensor& cos, const at::Tensor& sin) const;
+  at::Tensor time_condition_embedding(const DiTInputs& in, c10::ScalarType dtype) const;
+
+  GlmImageDiTConfig config_;
+  std::map<std::string, at::Tensor> params_;
+};
+
+// Sinusoidal embedding as diffusers' Timesteps(flip_sin_to_cos=True, shift 0): [N] -> [N, dim],
+// cos half first, in fp32.
+at::Tensor sinusoidal_embedding(const at::Tensor& values, int64_t dim);
+
+}  // namespace glmh
