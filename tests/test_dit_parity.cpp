@@ -5,6 +5,8 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 #include "pipeline/checkpoint/component_checkpoint.h"
 #include "pipeline/model/dit/glm_image_dit.h"
 
@@ -38,7 +40,9 @@ TEST(DiTParity, MatchesDiffusersInFp32) {
   const at::Tensor ref = g.io->tensor("velocity");
   const double err = relative_error(g.dit.forward(g.inputs()), ref);
   EXPECT_LE(err, 1e-4) << "max |glmh - diffusers| / max |diffusers| = " << err;
-  RecordProperty("relative_error", std::to_string(err));
+  char text[32];
+  std::snprintf(text, sizeof text, "%.3g", err);
+  RecordProperty("relative_error", text);
 }
 
 TEST(DiTParity, MatchesDiffusersWithEveryPriorDropped) {
