@@ -1,0 +1,160 @@
+#include "t5_encoder.h"
+
+#include <ATen/ATen.h>
+
+#include <cmath>
+#include <limits>
+
+#include "pipeline/checkpoint/component_checkpoint.h"
+
+namespace glmh {
+
+std::string T5EncoderConfig::activation() const {
+  const std::string act = is_gated() ? feed_forward_proj.substr(6) : feed_forward_proj;
+  return feed_forward_proj == "gated-gelu" ? "gelu_new" : act;
+}
+
+T5EncoderConfig T5EncoderConfig::from_json(const nlohmann::json& j, const std::string& source) {
+  T5EncoderConfig c;
+  auto read_int = [&](const char* key, int64_t& out) {
+    if (!j.contains(key)) return;
+    if (!j[key].is_number_integer() || j[key].get<int64_t>() <= 0)
+      throw CheckpointError("'" + source + "': field '" + key + "' must be a positive integer, got " + j[key].dump());
+    out = j[key].get<int64_t>();
+  };
+  read_int("vocab_size", c.vocab_size);
+  read_int("d_model", c.d_model);
+  read_int("d_kv", c.d_kv);
+  read_int("d_ff", c.d_ff);
+  read_int("num_layers", c.num_layers);
+  read_int("num_heads", c.num_heads);
+  read_int("relative_attention_num_buckets", c.relative_attention_num_buckets);
+  read_int("relative_attention_max_distance", c.relative_attention_max_distance);
+  if (j.contains("layer_norm_epsilon")) {
+    if (!j["layer_norm_epsilon"].is_number()) throw CheckpointError("'" + source + "': field 'layer_norm_epsilon' must be a number");
+    c.layer_norm_epsilon = j["layer_norm_epsilon"].get<double>();
+  }
+  if (j.contains("feed_forward_proj")) {
+    if (!j["feed_forward_proj"].is_string()) throw CheckpointError("'" + source + "': field 'feed_forward_proj' must be a string");
+    c.feed_forward_proj = j["feed_forward_proj"].get<std::string>();
+  }
+  const std::string act = c.activation();
+  if (act != "relu" && act != "gelu" && act != "gelu_new")
+    throw CheckpointError("'" + source + "': feed_forward_proj '" + c.feed_forward_proj +
+                          "' is not supported (relu, gelu, gated-gelu, gated-relu)");
+  return c;
+}
+
+at::Tensor t5_relative_position_buckets(int64_t q_len, int64_t k_len, int64_t num_buckets, int64_t max_distance) {
+  const auto i64 = at::TensorOptions().dtype(at::kLong);
+  const at::Tensor relative = at::arange(k_len, i64).unsqueeze(0) - at::arange(q_len, i64).unsqueeze(1);  // key - query
+  const int64_t half = num_buckets / 2;  // bidirectional: one half per direction
+  at::Tensor bucket = (relative > 0).to(at::kLong) * half;
+  const at::Tensor n = relative.abs();
+  const int64_t max_exact = half / 2;
+  // Distances from max_exact to max_distance share buckets logarithmically.
+  at::Tensor large = max_exact + (at::log(n.to(at::kFloat) / double(max_exact)) /
+                                  std::log(double(max_distance) / double(max_exact)) * double(half - max_exact))
+                                     .to(at::kLong);
+  large = at::clamp_max(large, half - 1);
+  return bucket + at::where(n < max_exact, n, large);
+}
+
+std::map<std::string, std::vector<int64_t>> t5_encoder_parameter_shapes(const T5EncoderConfig& c) {
+  const int64_t inner = c.num_heads * c.d_kv;
+  std::map<std::string, std::vector<int64_t>> s;
+  s["shared.weight"] = {c.vocab_size, c.d_model};
+  for (int64_t i = 0; i < c.num_layers; ++i) {
+    const std::string b = "encoder.block." + std::to_string(i) + ".";
+    for (const char* m : {"q", "k", "v"}) s[b + "layer.0.SelfAttention." + m + ".weight"] = {inner, c.d_model};
+    s[b + "layer.0.SelfAttention.o.weight"] = {c.d_model, inner};
+    if (i == 0) s[b + "layer.0.SelfAttention.relative_attention_bias.weight"] = {c.relative_attention_num_buckets, c.num_heads};
+    s[b + "layer.0.layer_norm.weight"] = {c.d_model};
+    if (c.is_gated()) {
+      s[b + "layer.1.DenseReluDense.wi_0.weight"] = {c.d_ff, c.d_model};
+      s[b + "layer.1.DenseReluDense.wi_1.weight"] = {c.d_ff, c.d_model};
+    } else {
+      s[b + "layer.1.DenseReluDense.wi.weight"] = {c.d_ff, c.d_model};
+    }
+    s[b + "layer.1.DenseReluDense.wo.weight"] = {c.d_model, c.d_ff};
+    s[b + "layer.1.layer_norm.weight"] = {c.d_model};
+  }
+  s["encoder.final_layer_norm.weight"] = {c.d_model};
+  return s;
+}
+
+T5Encoder T5Encoder::load(const ComponentCheckpoint& ckpt, const c10::Device& device, c10::ScalarType dtype) {
+  T5Encoder m;
+  m.config_ = T5EncoderConfig::from_json(ckpt.config(), ckpt.dir() + "/config.json");
+  for (const auto& [name, shape] : t5_encoder_parameter_shapes(m.config_)) {
+    // Tied checkpoints may store the embedding only as encoder.embed_tokens.weight.
+    const std::string stored = name == "shared.weight" && !ckpt.contains(name) ? "encoder.embed_tokens.weight" : name;
+    m.params_[name] = ckpt.tensor(stored, shape).to(device, dtype);
+  }
+  return m;
+}
+
+T5Encoder T5Encoder::from_tensors(const T5EncoderConfig& config, const std::map<std::string, at::Tensor>& tensors) {
+  T5Encoder m;
+  m.config_ = config;
+  for (const auto& [name, shape] : t5_encoder_parameter_shapes(config)) {
+    const auto it = tensors.find(name);
+    if (it == tensors.end() || it->second.sizes().vec() != shape)
+      throw CheckpointError("T5 encoder: tensor '" + name + "' missing or of the wrong shape");
+    m.params_[name] = it->second;
+  }
+  return m;
+}
+
+at::Tensor T5Encoder::rms_norm(const at::Tensor& x, const std::string& weight) const {
+  const at::Tensor xf = x.to(at::kFloat);
+  const at::Tensor normed = xf * at::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + config_.layer_norm_epsilon);
+  return p(weight) * normed.to(p(weight).scalar_type());
+}
+
+at::Tensor T5Encoder::forward(const at::Tensor& input_ids, const at::Tensor& attention_mask) const {
+  const auto& c = config_;
+  const int64_t batch = input_ids.size(0), len = input_ids.size(1), heads = c.num_heads;
+  at::Tensor h = at::embedding(p("shared.weight"), input_ids);
+  const c10::ScalarType dtype = h.scalar_type();
+
+  // Relative-position bias from block 0's table, plus the padding mask, shared by every layer.
+  const at::Tensor buckets = t5_relative_position_buckets(len, len, c.relative_attention_num_buckets,
+                                                          c.relative_attention_max_distance)
+                                 .to(h.device());
+  at::Tensor bias = at::embedding(p("encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight"), buckets)
+                        .permute({2, 0, 1})
+                        .unsqueeze(0);  // [1, H, L, L]
+  const double lowest = double(std::numeric_limits<float>::lowest());
+  const at::Tensor padding = (1.0 - attention_mask.to(at::kFloat)).view({batch, 1, 1, len}) * lowest;
+  bias = bias.to(at::kFloat) + padding.to(h.device());
+
+  auto act = [&](const at::Tensor& x) {
+    const std::string a = c.activation();
+    if (a == "gelu_new") return at::gelu(x, "tanh");
+    if (a == "gelu") return at::gelu(x);
+    return at::relu(x);
+  };
+  for (int64_t i = 0; i < c.num_layers; ++i) {
+    const std::string b = "encoder.block." + std::to_string(i) + ".";
+    const std::string a = b + "layer.0.SelfAttention.";
+    const at::Tensor x = rms_norm(h, b + "layer.0.layer_norm.weight");
+    auto split = [&](const at::Tensor& t) { return t.view({batch, len, heads, c.d_kv}).transpose(1, 2); };
+    const at::Tensor q = split(at::linear(x, p(a + "q.weight")));
+    const at::Tensor k = split(at::linear(x, p(a + "k.weight")));
+    const at::Tensor v = split(at::linear(x, p(a + "v.weight")));
+    // No 1/sqrt(d_kv): T5 folds it into the initialisation.
+    const at::Tensor scores = at::matmul(q, k.transpose(-1, -2)).to(at::kFloat) + bias;
+    const at::Tensor attn = at::matmul(at::softmax(scores, -1).to(dtype), v);
+    h = h + at::linear(attn.transpose(1, 2).reshape({batch, len, heads * c.d_kv}), p(a + "o.weight"));
+
+    const std::string f = b + "layer.1.DenseReluDense.";
+    const at::Tensor y = rms_norm(h, b + "layer.1.layer_norm.weight");
+    const at::Tensor inner = c.is_gated() ? act(at::linear(y, p(f + "wi_0.weight"))) * at::linear(y, p(f + "wi_1.weight"))
+                                          : act(at::linear(y, p(f + "wi.weight")));
+    h = h + at::linear(inner, p(f + "wo.weight"));
+  }
+  return rms_norm(h, "encoder.final_layer_norm.weight");
+}
+
+}  // namespace glmh
