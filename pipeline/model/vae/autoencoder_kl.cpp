@@ -1,0 +1,181 @@
+#include "autoencoder_kl.h"
+
+#include <ATen/ATen.h>
+
+#include "pipeline/checkpoint/component_checkpoint.h"
+
+namespace glmh {
+
+namespace {
+constexpr double kGroupNormEps = 1e-6;
+}
+
+AutoencoderKLConfig AutoencoderKLConfig::from_json(const nlohmann::json& j, const std::string& source) {
+  AutoencoderKLConfig c;
+  auto fail = [&](const std::string& what) { throw CheckpointError("'" + source + "': " + what); };
+  auto read_int = [&](const char* key, int64_t& out) {
+    if (!j.contains(key)) return;
+    if (!j[key].is_number_integer() || j[key].get<int64_t>() <= 0) fail(std::string("field '") + key + "' must be a positive integer");
+    out = j[key].get<int64_t>();
+  };
+  auto read_bool = [&](const char* key, bool& out) {
+    if (!j.contains(key)) return;
+    if (!j[key].is_boolean()) fail(std::string("field '") + key + "' must be true or false");
+    out = j[key].get<bool>();
+  };
+  read_int("in_channels", c.in_channels);
+  read_int("out_channels", c.out_channels);
+  read_int("latent_channels", c.latent_channels);
+  read_int("layers_per_block", c.layers_per_block);
+  read_int("norm_num_groups", c.norm_num_groups);
+  read_bool("use_quant_conv", c.use_quant_conv);
+  read_bool("use_post_quant_conv", c.use_post_quant_conv);
+  read_bool("mid_block_add_attention", c.mid_block_add_attention);
+  if (j.contains("block_out_channels")) {
+    if (!j["block_out_channels"].is_array() || j["block_out_channels"].empty()) fail("field 'block_out_channels' must be a non-empty list");
+    c.block_out_channels = j["block_out_channels"].get<std::vector<int64_t>>();
+  }
+  for (const char* key : {"latents_mean", "latents_std"}) {
+    if (!j.contains(key) || j[key].is_null()) continue;
+    if (!j[key].is_array() || j[key].size() != size_t(c.latent_channels))
+      fail(std::string("field '") + key + "' must list one value per latent channel (" + std::to_string(c.latent_channels) + ")");
+    (std::string(key) == "latents_mean" ? c.latents_mean : c.latents_std) = j[key].get<std::vector<double>>();
+  }
+  if (c.mid_block_add_attention)
+    fail("mid_block_add_attention=true is not supported (GLM-Image's VAE has no mid-block attention)");
+  for (int64_t ch : c.block_out_channels)
+    if (ch % c.norm_num_groups != 0) fail("block_out_channels must be multiples of norm_num_groups");
+  return c;
+}
+
+std::map<std::string, std::vector<int64_t>> autoencoder_kl_parameter_shapes(const AutoencoderKLConfig& c) {
+  std::map<std::string, std::vector<int64_t>> s;
+  auto conv = [&](const std::string& name, int64_t out, int64_t in, int64_t k) {
+    s[name + ".weight"] = {out, in, k, k};
+    s[name + ".bias"] = {out};
+  };
+  auto norm = [&](const std::string& name, int64_t ch) {
+    s[name + ".weight"] = {ch};
+    s[name + ".bias"] = {ch};
+  };
+  auto resnet = [&](const std::string& name, int64_t in, int64_t out) {
+    norm(name + ".norm1", in);
+    conv(name + ".conv1", out, in, 3);
+    norm(name + ".norm2", out);
+    conv(name + ".conv2", out, out, 3);
+    if (in != out) conv(name + ".conv_shortcut", out, in, 1);
+  };
+  const auto& boc = c.block_out_channels;
+  const int64_t blocks = int64_t(boc.size());
+  conv("encoder.conv_in", boc[0], c.in_channels, 3);
+  int64_t prev = boc[0];
+  for (int64_t i = 0; i < blocks; ++i) {
+    const std::string b = "encoder.down_blocks." + std::to_string(i);
+    for (int64_t j = 0; j < c.layers_per_block; ++j) resnet(b + ".resnets." + std::to_string(j), j == 0 ? prev : boc[i], boc[i]);
+    if (i + 1 < blocks) conv(b + ".downsamplers.0.conv", boc[i], boc[i], 3);
+    prev = boc[i];
+  }
+  for (int j = 0; j < 2; ++j) resnet("encoder.mid_block.resnets." + std::to_string(j), boc.back(), boc.back());
+  norm("encoder.conv_norm_out", boc.back());
+  conv("encoder.conv_out", 2 * c.latent_channels, boc.back(), 3);
+  if (c.use_quant_conv) conv("quant_conv", 2 * c.latent_channels, 2 * c.latent_channels, 1);
+  if (c.use_post_quant_conv) conv("post_quant_conv", c.latent_channels, c.latent_channels, 1);
+  conv("decoder.conv_in", boc.back(), c.latent_channels, 3);
+  for (int j = 0; j < 2; ++j) resnet("decoder.mid_block.resnets." + std::to_string(j), boc.back(), boc.back());
+  prev = boc.back();
+  for (int64_t i = 0; i < blocks; ++i) {
+    const int64_t out = boc[blocks - 1 - i];
+    const std::string b = "decoder.up_blocks." + std::to_string(i);
+    for (int64_t j = 0; j <= c.layers_per_block; ++j) resnet(b + ".resnets." + std::to_string(j), j == 0 ? prev : out, out);
+    if (i + 1 < blocks) conv(b + ".upsamplers.0.conv", out, out, 3);
+    prev = out;
+  }
+  norm("decoder.conv_norm_out", boc[0]);
+  conv("decoder.conv_out", c.out_channels, boc[0], 3);
+  return s;
+}
+
+AutoencoderKL AutoencoderKL::from_tensors(const AutoencoderKLConfig& config, const std::map<std::string, at::Tensor>& tensors) {
+  AutoencoderKL m;
+  m.config_ = config;
+  for (const auto& [name, shape] : autoencoder_kl_parameter_shapes(config)) {
+    const auto it = tensors.find(name);
+    if (it == tensors.end() || it->second.sizes().vec() != shape)
+      throw CheckpointError("AutoencoderKL: tensor '" + name + "' missing or of the wrong shape");
+    m.params_[name] = it->second;
+  }
+  return m;
+}
+
+AutoencoderKL AutoencoderKL::load(const ComponentCheckpoint& ckpt, const c10::Device& device, c10::ScalarType dtype) {
+  AutoencoderKL m;
+  m.config_ = AutoencoderKLConfig::from_json(ckpt.config(), ckpt.dir() + "/config.json");
+  for (const auto& [name, shape] : autoencoder_kl_parameter_shapes(m.config_))
+    m.params_[name] = ckpt.tensor(name, shape).to(device, dtype);
+  return m;
+}
+
+at::Tensor AutoencoderKL::conv(const at::Tensor& x, const std::string& prefix, int64_t stride, int64_t padding) const {
+  return at::conv2d(x, p(prefix + ".weight"), p(prefix + ".bias"), {stride, stride}, {padding, padding});
+}
+
+at::Tensor AutoencoderKL::group_norm(const at::Tensor& x, const std::string& prefix) const {
+  return at::group_norm(x, config_.norm_num_groups, p(prefix + ".weight"), p(prefix + ".bias"), kGroupNormEps);
+}
+
+at::Tensor AutoencoderKL::resnet(const at::Tensor& x, const std::string& prefix) const {
+  at::Tensor h = conv(at::silu(group_norm(x, prefix + ".norm1")), prefix + ".conv1");
+  h = conv(at::silu(group_norm(h, prefix + ".norm2")), prefix + ".conv2");
+  const at::Tensor shortcut = params_.count(prefix + ".conv_shortcut.weight") ? conv(x, prefix + ".conv_shortcut", 1, 0) : x;
+  return shortcut + h;
+}
+
+at::Tensor AutoencoderKL::encode_mode(const at::Tensor& image) const {
+  const auto& boc = config_.block_out_channels;
+  const int64_t blocks = int64_t(boc.size());
+  at::Tensor h = conv(image, "encoder.conv_in");
+  for (int64_t i = 0; i < blocks; ++i) {
+    const std::string b = "encoder.down_blocks." + std::to_string(i);
+    for (int64_t j = 0; j < config_.layers_per_block; ++j) h = resnet(h, b + ".resnets." + std::to_string(j));
+    // Downsample: zero-pad right and bottom by one, then a stride-2 3x3 conv without padding.
+    if (i + 1 < blocks) h = conv(at::constant_pad_nd(h, {0, 1, 0, 1}, 0), b + ".downsamplers.0.conv", 2, 0);
+  }
+  for (int j = 0; j < 2; ++j) h = resnet(h, "encoder.mid_block.resnets." + std::to_string(j));
+  h = conv(at::silu(group_norm(h, "encoder.conv_norm_out")), "encoder.conv_out");
+  if (config_.use_quant_conv) h = conv(h, "quant_conv", 1, 0);
+  return h.narrow(1, 0, config_.latent_channels);  // moments = [mean ; logvar]: the mode is the mean
+}
+
+at::Tensor AutoencoderKL::decode(const at::Tensor& z) const {
+  const auto& boc = config_.block_out_channels;
+  const int64_t blocks = int64_t(boc.size());
+  at::Tensor h = config_.use_post_quant_conv ? conv(z, "post_quant_conv", 1, 0) : z;
+  h = conv(h, "decoder.conv_in");
+  for (int j = 0; j < 2; ++j) h = resnet(h, "decoder.mid_block.resnets." + std::to_string(j));
+  for (int64_t i = 0; i < blocks; ++i) {
+    const std::string b = "decoder.up_blocks." + std::to_string(i);
+    for (int64_t j = 0; j <= config_.layers_per_block; ++j) h = resnet(h, b + ".resnets." + std::to_string(j));
+    if (i + 1 < blocks) h = conv(at::upsample_nearest2d(h, {h.size(2) * 2, h.size(3) * 2}), b + ".upsamplers.0.conv");
+  }
+  return conv(at::silu(group_norm(h, "decoder.conv_norm_out")), "decoder.conv_out");
+}
+
+at::Tensor AutoencoderKL::denormalize(const at::Tensor& latents) const {
+  if (config_.latents_mean.empty() || config_.latents_std.empty())
+    throw CheckpointError("AutoencoderKL: the config has no latents_mean / latents_std");
+  const auto opts = at::TensorOptions().dtype(at::kDouble);
+  const at::Tensor mean = at::tensor(config_.latents_mean, opts).view({1, -1, 1, 1}).to(latents.device(), latents.scalar_type());
+  const at::Tensor std = at::tensor(config_.latents_std, opts).view({1, -1, 1, 1}).to(latents.device(), latents.scalar_type());
+  return latents * std + mean;
+}
+
+at::Tensor AutoencoderKL::normalize(const at::Tensor& z) const {
+  if (config_.latents_mean.empty() || config_.latents_std.empty())
+    throw CheckpointError("AutoencoderKL: the config has no latents_mean / latents_std");
+  const auto opts = at::TensorOptions().dtype(at::kDouble);
+  const at::Tensor mean = at::tensor(config_.latents_mean, opts).view({1, -1, 1, 1}).to(z.device(), z.scalar_type());
+  const at::Tensor std = at::tensor(config_.latents_std, opts).view({1, -1, 1, 1}).to(z.device(), z.scalar_type());
+  return (z - mean) / std;
+}
+
+}  // namespace glmh

@@ -1,0 +1,60 @@
+// diffusers' AutoencoderKL, as GLM-Image configures it (glm-image-model.md §5): GroupNorm/SiLU
+// ResNet blocks, stride-2 convs down (right/bottom zero padding), nearest x2 + conv up, no
+// mid-block attention, no quant convs, per-channel latents_mean / latents_std.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace glmh {
+
+class ComponentCheckpoint;
+
+struct AutoencoderKLConfig {
+  int64_t in_channels = 3;
+  int64_t out_channels = 3;
+  int64_t latent_channels = 4;
+  std::vector<int64_t> block_out_channels = {64};
+  int64_t layers_per_block = 1;
+  int64_t norm_num_groups = 32;
+  bool use_quant_conv = true;
+  bool use_post_quant_conv = true;
+  bool mid_block_add_attention = true;
+  std::vector<double> latents_mean, latents_std;  // empty when the config has none
+
+  static AutoencoderKLConfig from_json(const nlohmann::json& j, const std::string& source);
+};
+
+std::map<std::string, std::vector<int64_t>> autoencoder_kl_parameter_shapes(const AutoencoderKLConfig& config);
+
+class AutoencoderKL {
+ public:
+  static AutoencoderKL load(const ComponentCheckpoint& checkpoint, const c10::Device& device, c10::ScalarType dtype);
+  static AutoencoderKL from_tensors(const AutoencoderKLConfig& config, const std::map<std::string, at::Tensor>& tensors);
+  const AutoencoderKLConfig& config() const { return config_; }
+
+  // z [B, latent, h, w] (VAE space) -> image [B, out, 8h, 8w] in about [-1, 1].
+  at::Tensor decode(const at::Tensor& z) const;
+  // image [B, in, H, W] -> the posterior's mode (its mean) [B, latent, H/8, W/8].
+  at::Tensor encode_mode(const at::Tensor& image) const;
+
+  // GLM-Image's normalisation: DiT latents <-> VAE latents with the per-channel statistics.
+  at::Tensor denormalize(const at::Tensor& latents) const;  // z * std + mean
+  at::Tensor normalize(const at::Tensor& z) const;          // (z - mean) / std
+
+ private:
+  const at::Tensor& p(const std::string& name) const { return params_.at(name); }
+  at::Tensor conv(const at::Tensor& x, const std::string& prefix, int64_t stride = 1, int64_t padding = 1) const;
+  at::Tensor group_norm(const at::Tensor& x, const std::string& prefix) const;
+  at::Tensor resnet(const at::Tensor& x, const std::string& prefix) const;
+
+  AutoencoderKLConfig config_;
+  std::map<std::string, at::Tensor> params_;
+};
+
+}  // namespace glmh

@@ -1,0 +1,48 @@
+// Parity of glmh's AutoencoderKL with diffusers 0.42.1 (golden from
+// scripts/reference/make_vae_golden.py: GLM-Image's topology, small, random weights, a
+// non-square latent): decode, encode's posterior mode, and the per-channel normalisation.
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include "pipeline/checkpoint/component_checkpoint.h"
+#include "pipeline/model/vae/autoencoder_kl.h"
+
+namespace glmh {
+namespace {
+
+const std::string kGolden = std::string(GLMH_SOURCE_DIR) + "/golden/reference";
+
+double relative_error(const at::Tensor& out, const at::Tensor& ref) {
+  EXPECT_EQ(out.sizes(), ref.sizes());
+  return ((out - ref).abs().max() / ref.abs().max()).item<double>();
+}
+
+TEST(VaeParity, DecodeAndEncodeMatchDiffusers) {
+  const AutoencoderKL vae = AutoencoderKL::load(ComponentCheckpoint::open(kGolden + "/vae_tiny"), c10::Device(c10::kCPU), at::kFloat);
+  const auto io = SafetensorsFile::open(kGolden + "/vae_tiny_io.safetensors");
+  EXPECT_LE(relative_error(vae.decode(io->tensor("z")), io->tensor("decoded")), 1e-4);
+  EXPECT_LE(relative_error(vae.encode_mode(io->tensor("image")), io->tensor("mode")), 1e-4);
+}
+
+TEST(VaeParity, PerChannelNormalisationRoundTrips) {
+  const AutoencoderKL vae = AutoencoderKL::load(ComponentCheckpoint::open(kGolden + "/vae_tiny"), c10::Device(c10::kCPU), at::kFloat);
+  const at::Tensor latents = at::randn({1, 4, 3, 5});
+  const at::Tensor z = vae.denormalize(latents);
+  EXPECT_NEAR(z[0][1][0][0].item<float>(), latents[0][1][0][0].item<float>() * 0.5f - 0.2f, 1e-6);
+  EXPECT_TRUE(at::allclose(vae.normalize(z), latents, 1e-5, 1e-6));
+}
+
+TEST(VaeConfig, RefusesWhatGlmImageDoesNotUse) {
+  try {
+    AutoencoderKLConfig::from_json(nlohmann::json{{"mid_block_add_attention", true}}, "vae/config.json");
+    FAIL();
+  } catch (const CheckpointError& e) {
+    EXPECT_NE(std::string(e.what()).find("'vae/config.json': mid_block_add_attention=true is not supported"), std::string::npos);
+  }
+  EXPECT_THROW(AutoencoderKLConfig::from_json(
+                   nlohmann::json{{"mid_block_add_attention", false}, {"latent_channels", 16}, {"latents_mean", {1.0, 2.0}}}, "v"),
+               CheckpointError);
+}
+
+}  // namespace
+}  // namespace glmh
