@@ -6,6 +6,7 @@
 
 #include "dit_rotary.h"
 #include "pipeline/checkpoint/component_checkpoint.h"
+#include "pipeline/checkpoint/parameter_table.h"
 #include "pipeline/runtime/torch_compat.h"
 
 namespace glmh {
@@ -64,21 +65,14 @@ GlmImageDiT GlmImageDiT::from_tensors(const GlmImageDiTConfig& config,
                                       const std::map<std::string, at::Tensor>& tensors) {
   GlmImageDiT m;
   m.config_ = config;
-  for (const auto& [name, shape] : dit_parameter_shapes(config)) {
-    const auto it = tensors.find(name);
-    if (it == tensors.end()) throw CheckpointError("DiT: missing tensor '" + name + "'");
-    if (it->second.sizes().vec() != shape)
-      throw CheckpointError("DiT: tensor '" + name + "' has the wrong shape");
-    m.params_[name] = it->second;
-  }
+  m.params_ = take_parameters(dit_parameter_shapes(config), tensors, "DiT");
   return m;
 }
 
 GlmImageDiT GlmImageDiT::load(const ComponentCheckpoint& ckpt, const c10::Device& device, c10::ScalarType dtype) {
   GlmImageDiT m;
   m.config_ = GlmImageDiTConfig::from_json(ckpt.config(), ckpt.dir() + "/config.json");
-  for (const auto& [name, shape] : dit_parameter_shapes(m.config_))
-    m.params_[name] = ckpt.tensor(name, shape).to(device, dtype);
+  m.params_ = load_parameters(ckpt, dit_parameter_shapes(m.config_), device, dtype);
   return m;
 }
 

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "pipeline/checkpoint/component_checkpoint.h"
+#include "pipeline/checkpoint/parameter_table.h"
 
 namespace glmh {
 
@@ -16,32 +17,20 @@ std::string T5EncoderConfig::activation() const {
 
 T5EncoderConfig T5EncoderConfig::from_json(const nlohmann::json& j, const std::string& source) {
   T5EncoderConfig c;
-  auto read_int = [&](const char* key, int64_t& out) {
-    if (!j.contains(key)) return;
-    if (!j[key].is_number_integer() || j[key].get<int64_t>() <= 0)
-      throw CheckpointError("'" + source + "': field '" + key + "' must be a positive integer, got " + j[key].dump());
-    out = j[key].get<int64_t>();
-  };
-  read_int("vocab_size", c.vocab_size);
-  read_int("d_model", c.d_model);
-  read_int("d_kv", c.d_kv);
-  read_int("d_ff", c.d_ff);
-  read_int("num_layers", c.num_layers);
-  read_int("num_heads", c.num_heads);
-  read_int("relative_attention_num_buckets", c.relative_attention_num_buckets);
-  read_int("relative_attention_max_distance", c.relative_attention_max_distance);
-  if (j.contains("layer_norm_epsilon")) {
-    if (!j["layer_norm_epsilon"].is_number()) throw CheckpointError("'" + source + "': field 'layer_norm_epsilon' must be a number");
-    c.layer_norm_epsilon = j["layer_norm_epsilon"].get<double>();
-  }
-  if (j.contains("feed_forward_proj")) {
-    if (!j["feed_forward_proj"].is_string()) throw CheckpointError("'" + source + "': field 'feed_forward_proj' must be a string");
-    c.feed_forward_proj = j["feed_forward_proj"].get<std::string>();
-  }
+  const ConfigFields f(j, source);
+  f.positive_int("vocab_size", c.vocab_size);
+  f.positive_int("d_model", c.d_model);
+  f.positive_int("d_kv", c.d_kv);
+  f.positive_int("d_ff", c.d_ff);
+  f.positive_int("num_layers", c.num_layers);
+  f.positive_int("num_heads", c.num_heads);
+  f.positive_int("relative_attention_num_buckets", c.relative_attention_num_buckets);
+  f.positive_int("relative_attention_max_distance", c.relative_attention_max_distance);
+  f.number("layer_norm_epsilon", c.layer_norm_epsilon);
+  f.text("feed_forward_proj", c.feed_forward_proj);
   const std::string act = c.activation();
   if (act != "relu" && act != "gelu" && act != "gelu_new")
-    throw CheckpointError("'" + source + "': feed_forward_proj '" + c.feed_forward_proj +
-                          "' is not supported (relu, gelu, gated-gelu, gated-relu)");
+    f.fail("feed_forward_proj '" + c.feed_forward_proj + "' is not supported (relu, gelu, gated-gelu, gated-relu)");
   return c;
 }
 
@@ -86,23 +75,16 @@ std::map<std::string, std::vector<int64_t>> t5_encoder_parameter_shapes(const T5
 T5Encoder T5Encoder::load(const ComponentCheckpoint& ckpt, const c10::Device& device, c10::ScalarType dtype) {
   T5Encoder m;
   m.config_ = T5EncoderConfig::from_json(ckpt.config(), ckpt.dir() + "/config.json");
-  for (const auto& [name, shape] : t5_encoder_parameter_shapes(m.config_)) {
-    // Tied checkpoints may store the embedding only as encoder.embed_tokens.weight.
-    const std::string stored = name == "shared.weight" && !ckpt.contains(name) ? "encoder.embed_tokens.weight" : name;
-    m.params_[name] = ckpt.tensor(stored, shape).to(device, dtype);
-  }
+  // Tied checkpoints may store the embedding only as encoder.embed_tokens.weight.
+  m.params_ = load_parameters(ckpt, t5_encoder_parameter_shapes(m.config_), device, dtype,
+                              {{"shared.weight", "encoder.embed_tokens.weight"}});
   return m;
 }
 
 T5Encoder T5Encoder::from_tensors(const T5EncoderConfig& config, const std::map<std::string, at::Tensor>& tensors) {
   T5Encoder m;
   m.config_ = config;
-  for (const auto& [name, shape] : t5_encoder_parameter_shapes(config)) {
-    const auto it = tensors.find(name);
-    if (it == tensors.end() || it->second.sizes().vec() != shape)
-      throw CheckpointError("T5 encoder: tensor '" + name + "' missing or of the wrong shape");
-    m.params_[name] = it->second;
-  }
+  m.params_ = take_parameters(t5_encoder_parameter_shapes(config), tensors, "T5 encoder");
   return m;
 }
 

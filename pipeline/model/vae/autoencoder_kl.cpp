@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include "pipeline/checkpoint/component_checkpoint.h"
+#include "pipeline/checkpoint/parameter_table.h"
 
 namespace glmh {
 
@@ -12,25 +13,16 @@ constexpr double kGroupNormEps = 1e-6;
 
 AutoencoderKLConfig AutoencoderKLConfig::from_json(const nlohmann::json& j, const std::string& source) {
   AutoencoderKLConfig c;
-  auto fail = [&](const std::string& what) { throw CheckpointError("'" + source + "': " + what); };
-  auto read_int = [&](const char* key, int64_t& out) {
-    if (!j.contains(key)) return;
-    if (!j[key].is_number_integer() || j[key].get<int64_t>() <= 0) fail(std::string("field '") + key + "' must be a positive integer");
-    out = j[key].get<int64_t>();
-  };
-  auto read_bool = [&](const char* key, bool& out) {
-    if (!j.contains(key)) return;
-    if (!j[key].is_boolean()) fail(std::string("field '") + key + "' must be true or false");
-    out = j[key].get<bool>();
-  };
-  read_int("in_channels", c.in_channels);
-  read_int("out_channels", c.out_channels);
-  read_int("latent_channels", c.latent_channels);
-  read_int("layers_per_block", c.layers_per_block);
-  read_int("norm_num_groups", c.norm_num_groups);
-  read_bool("use_quant_conv", c.use_quant_conv);
-  read_bool("use_post_quant_conv", c.use_post_quant_conv);
-  read_bool("mid_block_add_attention", c.mid_block_add_attention);
+  const ConfigFields f(j, source);
+  auto fail = [&](const std::string& what) { f.fail(what); };
+  f.positive_int("in_channels", c.in_channels);
+  f.positive_int("out_channels", c.out_channels);
+  f.positive_int("latent_channels", c.latent_channels);
+  f.positive_int("layers_per_block", c.layers_per_block);
+  f.positive_int("norm_num_groups", c.norm_num_groups);
+  f.boolean("use_quant_conv", c.use_quant_conv);
+  f.boolean("use_post_quant_conv", c.use_post_quant_conv);
+  f.boolean("mid_block_add_attention", c.mid_block_add_attention);
   if (j.contains("block_out_channels")) {
     if (!j["block_out_channels"].is_array() || j["block_out_channels"].empty()) fail("field 'block_out_channels' must be a non-empty list");
     c.block_out_channels = j["block_out_channels"].get<std::vector<int64_t>>();
@@ -98,20 +90,14 @@ std::map<std::string, std::vector<int64_t>> autoencoder_kl_parameter_shapes(cons
 AutoencoderKL AutoencoderKL::from_tensors(const AutoencoderKLConfig& config, const std::map<std::string, at::Tensor>& tensors) {
   AutoencoderKL m;
   m.config_ = config;
-  for (const auto& [name, shape] : autoencoder_kl_parameter_shapes(config)) {
-    const auto it = tensors.find(name);
-    if (it == tensors.end() || it->second.sizes().vec() != shape)
-      throw CheckpointError("AutoencoderKL: tensor '" + name + "' missing or of the wrong shape");
-    m.params_[name] = it->second;
-  }
+  m.params_ = take_parameters(autoencoder_kl_parameter_shapes(config), tensors, "AutoencoderKL");
   return m;
 }
 
 AutoencoderKL AutoencoderKL::load(const ComponentCheckpoint& ckpt, const c10::Device& device, c10::ScalarType dtype) {
   AutoencoderKL m;
   m.config_ = AutoencoderKLConfig::from_json(ckpt.config(), ckpt.dir() + "/config.json");
-  for (const auto& [name, shape] : autoencoder_kl_parameter_shapes(m.config_))
-    m.params_[name] = ckpt.tensor(name, shape).to(device, dtype);
+  m.params_ = load_parameters(ckpt, autoencoder_kl_parameter_shapes(m.config_), device, dtype);
   return m;
 }
 
@@ -160,21 +146,23 @@ at::Tensor AutoencoderKL::decode(const at::Tensor& z) const {
   return conv(at::silu(group_norm(h, "decoder.conv_norm_out")), "decoder.conv_out");
 }
 
-at::Tensor AutoencoderKL::denormalize(const at::Tensor& latents) const {
+std::pair<at::Tensor, at::Tensor> AutoencoderKL::latent_statistics(const at::Tensor& like) const {
   if (config_.latents_mean.empty() || config_.latents_std.empty())
     throw CheckpointError("AutoencoderKL: the config has no latents_mean / latents_std");
   const auto opts = at::TensorOptions().dtype(at::kDouble);
-  const at::Tensor mean = at::tensor(config_.latents_mean, opts).view({1, -1, 1, 1}).to(latents.device(), latents.scalar_type());
-  const at::Tensor std = at::tensor(config_.latents_std, opts).view({1, -1, 1, 1}).to(latents.device(), latents.scalar_type());
+  auto as_channels = [&](const std::vector<double>& v) {
+    return at::tensor(v, opts).view({1, -1, 1, 1}).to(like.device(), like.scalar_type());
+  };
+  return {as_channels(config_.latents_mean), as_channels(config_.latents_std)};
+}
+
+at::Tensor AutoencoderKL::denormalize(const at::Tensor& latents) const {
+  const auto [mean, std] = latent_statistics(latents);
   return latents * std + mean;
 }
 
 at::Tensor AutoencoderKL::normalize(const at::Tensor& z) const {
-  if (config_.latents_mean.empty() || config_.latents_std.empty())
-    throw CheckpointError("AutoencoderKL: the config has no latents_mean / latents_std");
-  const auto opts = at::TensorOptions().dtype(at::kDouble);
-  const at::Tensor mean = at::tensor(config_.latents_mean, opts).view({1, -1, 1, 1}).to(z.device(), z.scalar_type());
-  const at::Tensor std = at::tensor(config_.latents_std, opts).view({1, -1, 1, 1}).to(z.device(), z.scalar_type());
+  const auto [mean, std] = latent_statistics(z);
   return (z - mean) / std;
 }
 

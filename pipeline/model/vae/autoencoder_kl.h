@@ -9,6 +9,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace glmh {
@@ -52,6 +53,8 @@ class AutoencoderKL {
   at::Tensor conv(const at::Tensor& x, const std::string& prefix, int64_t stride = 1, int64_t padding = 1) const;
   at::Tensor group_norm(const at::Tensor& x, const std::string& prefix) const;
   at::Tensor resnet(const at::Tensor& x, const std::string& prefix) const;
+  // latents_mean and latents_std as [1, C, 1, 1] on `like`'s device and dtype.
+  std::pair<at::Tensor, at::Tensor> latent_statistics(const at::Tensor& like) const;
 
   AutoencoderKLConfig config_;
   std::map<std::string, at::Tensor> params_;
