@@ -1,0 +1,140 @@
+#include "glm_image_text_model.h"
+
+#include <ATen/ATen.h>
+
+#include <numeric>
+
+#include "pipeline/checkpoint/component_checkpoint.h"
+#include "pipeline/checkpoint/parameter_table.h"
+
+namespace glmh {
+
+namespace {
+const std::string kPrefix = "model.language_model.";
+}
+
+GlmImageTextConfig GlmImageTextConfig::from_json(const nlohmann::json& root, const std::string& source) {
+  const nlohmann::json& j = root.contains("text_config") ? root["text_config"] : root;
+  GlmImageTextConfig c;
+  const ConfigFields f(j, source);
+  f.positive_int("vocab_size", c.vocab_size);
+  f.positive_int("vision_vocab_size", c.vision_vocab_size);
+  f.positive_int("hidden_size", c.hidden_size);
+  f.positive_int("intermediate_size", c.intermediate_size);
+  f.positive_int("num_hidden_layers", c.num_hidden_layers);
+  f.positive_int("num_attention_heads", c.num_attention_heads);
+  f.positive_int("num_key_value_heads", c.num_key_value_heads);
+  f.positive_int("head_dim", c.head_dim);
+  f.number("rms_norm_eps", c.rms_norm_eps);
+  f.boolean("attention_bias", c.attention_bias);
+  if (j.contains("rope_parameters") && j["rope_parameters"].is_object()) {
+    const ConfigFields rope(j["rope_parameters"], source + " (rope_parameters)");
+    rope.number("rope_theta", c.rope_theta);
+    rope.number("partial_rotary_factor", c.partial_rotary_factor);
+    std::string type = "default";
+    rope.text("rope_type", type);
+    if (type != "default") rope.fail("rope_type '" + type + "' is not supported (default)");
+    if (j["rope_parameters"].contains("mrope_section"))
+      c.mrope_section = j["rope_parameters"]["mrope_section"].get<std::vector<int64_t>>();
+  }
+  if (c.num_attention_heads % c.num_key_value_heads != 0)
+    f.fail("num_attention_heads must be a multiple of num_key_value_heads");
+  const int64_t sections = std::accumulate(c.mrope_section.begin(), c.mrope_section.end(), int64_t(0));
+  if (c.mrope_section.size() != 3 || sections != c.rotary_dim() / 2)
+    f.fail("mrope_section must have 3 entries summing to rotary_dim / 2 = " + std::to_string(c.rotary_dim() / 2));
+  return c;
+}
+
+std::map<std::string, std::vector<int64_t>> glm_image_text_parameter_shapes(const GlmImageTextConfig& c) {
+  const int64_t h = c.hidden_size, q = c.num_attention_heads * c.head_size(), kv = c.num_key_value_heads * c.head_size();
+  std::map<std::string, std::vector<int64_t>> s;
+  s[kPrefix + "embed_tokens.weight"] = {c.vocab_size, h};
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
+    const std::string l = kPrefix + "layers." + std::to_string(i) + ".";
+    for (const char* norm : {"input_layernorm", "post_self_attn_layernorm", "post_attention_layernorm", "post_mlp_layernorm"})
+      s[l + norm + ".weight"] = {h};
+    s[l + "self_attn.q_proj.weight"] = {q, h};
+    s[l + "self_attn.k_proj.weight"] = {kv, h};
+    s[l + "self_attn.v_proj.weight"] = {kv, h};
+    if (c.attention_bias) {
+      s[l + "self_attn.q_proj.bias"] = {q};
+      s[l + "self_attn.k_proj.bias"] = {kv};
+      s[l + "self_attn.v_proj.bias"] = {kv};
+    }
+    s[l + "self_attn.o_proj.weight"] = {h, q};
+    s[l + "mlp.gate_up_proj.weight"] = {2 * c.intermediate_size, h};
+    s[l + "mlp.down_proj.weight"] = {h, c.intermediate_size};
+  }
+  s[kPrefix + "norm.weight"] = {h};
+  s["lm_head.weight"] = {c.vision_vocab_size, h};
+  return s;
+}
+
+std::pair<at::Tensor, at::Tensor> mrope_cos_sin(const GlmImageTextConfig& c, const at::Tensor& position_ids) {
+  const int64_t dim = c.rotary_dim();
+  const auto f32 = at::TensorOptions().dtype(at::kFloat).device(position_ids.device());
+  const at::Tensor inv_freq = 1.0 / at::pow(c.rope_theta, at::arange(0, dim, 2, f32) / double(dim));  // [dim/2]
+  const at::Tensor freqs = position_ids.to(at::kFloat).unsqueeze(-1) * inv_freq;                      // [3, B, S, dim/2]
+  // Frequency block i takes its angle from axis i (t, h, w).
+  std::vector<at::Tensor> parts;
+  int64_t start = 0;
+  for (size_t axis = 0; axis < c.mrope_section.size(); ++axis) {
+    parts.push_back(freqs[axis % 3].narrow(-1, start, c.mrope_section[axis]));
+    start += c.mrope_section[axis];
+  }
+  const at::Tensor picked = at::cat(parts, -1);
+  const at::Tensor doubled = at::cat({picked, picked}, -1);  // NeoX: pair d with d + dim/2
+  return {doubled.cos(), doubled.sin()};
+}
+
+GlmImageTextModel GlmImageTextModel::load(const ComponentCheckpoint& ckpt, const c10::Device& device, c10::ScalarType dtype) {
+  GlmImageTextModel m;
+  m.config_ = GlmImageTextConfig::from_json(ckpt.config(), ckpt.dir() + "/config.json");
+  m.params_ = load_parameters(ckpt, glm_image_text_parameter_shapes(m.config_), device, dtype);
+  return m;
+}
+
+at::Tensor GlmImageTextModel::rms_norm(const at::Tensor& x, const std::string& weight) const {
+  const at::Tensor xf = x.to(at::kFloat);
+  return p(weight) * (xf * at::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + config_.rms_norm_eps)).to(x.scalar_type());
+}
+
+at::Tensor GlmImageTextModel::forward(const at::Tensor& input_ids, const at::Tensor& position_ids) const {
+  const auto& c = config_;
+  const int64_t batch = input_ids.size(0), seq = input_ids.size(1), hd = c.head_size(), rot = c.rotary_dim();
+  const int64_t heads = c.num_attention_heads, kv_heads = c.num_key_value_heads;
+  at::Tensor h = at::embedding(p(kPrefix + "embed_tokens.weight"), input_ids);
+  const c10::ScalarType dtype = h.scalar_type();
+  auto [cos, sin] = mrope_cos_sin(c, position_ids);
+  cos = cos.to(dtype).unsqueeze(1);  // [B, 1, S, rot]
+  sin = sin.to(dtype).unsqueeze(1);
+  auto rope = [&](const at::Tensor& x) {  // x [B, H, S, hd]: rotate the first `rot` dims split-half
+    const at::Tensor r = x.narrow(-1, 0, rot);
+    const at::Tensor rotated = at::cat({-r.narrow(-1, rot / 2, rot / 2), r.narrow(-1, 0, rot / 2)}, -1);
+    return at::cat({r * cos + rotated * sin, x.narrow(-1, rot, hd - rot)}, -1);
+  };
+  const at::Tensor causal = at::ones({seq, seq}, at::TensorOptions().dtype(at::kBool).device(h.device())).triu(1);
+  auto linear = [&](const at::Tensor& x, const std::string& name, bool bias) {
+    return at::linear(x, p(name + ".weight"), bias ? p(name + ".bias") : at::Tensor());
+  };
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
+    const std::string l = kPrefix + "layers." + std::to_string(i) + ".";
+    const at::Tensor x = rms_norm(h, l + "input_layernorm.weight");
+    auto heads_of = [&](const at::Tensor& t, int64_t n) { return t.view({batch, seq, n, hd}).transpose(1, 2); };
+    const at::Tensor q = rope(heads_of(linear(x, l + "self_attn.q_proj", c.attention_bias), heads));
+    // GQA: each KV head serves heads / kv_heads query heads.
+    const at::Tensor k = rope(heads_of(linear(x, l + "self_attn.k_proj", c.attention_bias), kv_heads))
+                             .repeat_interleave(heads / kv_heads, 1);
+    const at::Tensor v = heads_of(linear(x, l + "self_attn.v_proj", c.attention_bias), kv_heads).repeat_interleave(heads / kv_heads, 1);
+    at::Tensor scores = at::matmul(q, k.transpose(-1, -2)).to(at::kFloat) / std::sqrt(double(hd));
+    scores = scores.masked_fill(causal, -std::numeric_limits<float>::infinity());
+    const at::Tensor attn = at::matmul(at::softmax(scores, -1).to(dtype), v).transpose(1, 2).reshape({batch, seq, heads * hd});
+    h = h + rms_norm(linear(attn, l + "self_attn.o_proj", false), l + "post_self_attn_layernorm.weight");
+    const auto gate_up = linear(rms_norm(h, l + "post_attention_layernorm.weight"), l + "mlp.gate_up_proj", false).chunk(2, -1);
+    const at::Tensor mlp = linear(gate_up[1] * at::silu(gate_up[0]), l + "mlp.down_proj", false);
+    h = h + rms_norm(mlp, l + "post_mlp_layernorm.weight");
+  }
+  return at::linear(rms_norm(h, kPrefix + "norm.weight"), p("lm_head.weight"));
+}
+
+}  // namespace glmh

@@ -1,0 +1,64 @@
+// The AR prior generator's decoder (transformers GlmImageTextModel + the vision-vocabulary LM
+// head of GlmImageForConditionalGeneration), glm-image-model.md §2.2–2.3.
+//
+// GLM-4 "sandwich" layers (RMSNorm before and after attention and MLP); GQA with q/k/v bias and
+// no o bias; fused gate_up SiLU MLP; partial NeoX rotary on the first head_dim * factor dims,
+// whose frequencies are taken from the t, h or w position row by mrope_section.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace glmh {
+
+class ComponentCheckpoint;
+
+// text_config of vision_language_encoder/config.json (upstream names, class defaults).
+struct GlmImageTextConfig {
+  int64_t vocab_size = 168064;
+  int64_t vision_vocab_size = 16512;
+  int64_t hidden_size = 4096;
+  int64_t intermediate_size = 13696;
+  int64_t num_hidden_layers = 40;
+  int64_t num_attention_heads = 32;
+  int64_t num_key_value_heads = 2;
+  int64_t head_dim = 0;  // 0: hidden_size / num_attention_heads
+  double rms_norm_eps = 1e-5;
+  bool attention_bias = true;
+  double rope_theta = 10000.0;
+  double partial_rotary_factor = 1.0;
+  std::vector<int64_t> mrope_section = {8, 12, 12};
+
+  int64_t head_size() const { return head_dim > 0 ? head_dim : hidden_size / num_attention_heads; }
+  int64_t rotary_dim() const { return int64_t(double(head_size()) * partial_rotary_factor); }
+
+  // Reads `text_config` when present (the pipeline component's layout), else `j` itself.
+  static GlmImageTextConfig from_json(const nlohmann::json& j, const std::string& source);
+};
+
+std::map<std::string, std::vector<int64_t>> glm_image_text_parameter_shapes(const GlmImageTextConfig& config);
+
+// cos/sin [B, S, rotary_dim] for 3-D position ids [3, B, S] (t, h, w), fp32.
+std::pair<at::Tensor, at::Tensor> mrope_cos_sin(const GlmImageTextConfig& config, const at::Tensor& position_ids);
+
+class GlmImageTextModel {
+ public:
+  static GlmImageTextModel load(const ComponentCheckpoint& checkpoint, const c10::Device& device, c10::ScalarType dtype);
+  const GlmImageTextConfig& config() const { return config_; }
+  // input_ids [B, S], position_ids [3, B, S] -> logits over the vision vocabulary [B, S, V], causal.
+  at::Tensor forward(const at::Tensor& input_ids, const at::Tensor& position_ids) const;
+
+ private:
+  const at::Tensor& p(const std::string& name) const { return params_.at(name); }
+  at::Tensor rms_norm(const at::Tensor& x, const std::string& weight) const;
+
+  GlmImageTextConfig config_;
+  std::map<std::string, at::Tensor> params_;
+};
+
+}  // namespace glmh
