@@ -5,9 +5,9 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
-#include <cstdio>
 
 #include "pipeline/checkpoint/component_checkpoint.h"
+#include "parity.h"
 #include "pipeline/model/dit/glm_image_dit.h"
 
 namespace glmh {
@@ -37,20 +37,14 @@ struct Golden {
 
 TEST(DiTParity, MatchesDiffusersInFp32) {
   const Golden g;
-  const at::Tensor ref = g.io->tensor("velocity");
-  const double err = relative_error(g.dit.forward(g.inputs()), ref);
-  EXPECT_LE(err, 1e-4) << "max |glmh - diffusers| / max |diffusers| = " << err;
-  char text[32];
-  std::snprintf(text, sizeof text, "%.3g", err);
-  RecordProperty("relative_error", text);
+  testing::expect_parity(g.dit.forward(g.inputs()), g.io->tensor("velocity"), "velocity");
 }
 
 TEST(DiTParity, MatchesDiffusersWithEveryPriorDropped) {
   const Golden g;
   DiTInputs in = g.inputs();
   in.prior_token_drop = at::ones_like(in.prior_token_drop);
-  const double err = relative_error(g.dit.forward(in), g.io->tensor("velocity_dropped"));
-  EXPECT_LE(err, 1e-4) << err;
+  testing::expect_parity(g.dit.forward(in), g.io->tensor("velocity_dropped"), "velocity_dropped");
 }
 
 TEST(DiTParity, TheCheckCatchesAWrongModulationOrder) {

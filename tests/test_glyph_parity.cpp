@@ -6,6 +6,7 @@
 
 #include "pipeline/checkpoint/component_checkpoint.h"
 #include "pipeline/model/glyph/glyph_text.h"
+#include "parity.h"
 #include "pipeline/model/glyph/t5_encoder.h"
 
 namespace glmh {
@@ -27,8 +28,7 @@ TEST(GlyphParity, ExtractionIdsAndEmbeddingsMatchUpstream) {
     EXPECT_TRUE(at::equal(b.attention_mask, io->tensor(key + "attention_mask"))) << prompt;
     const at::Tensor ref = io->tensor(key + "glyph_embeds");
     const at::Tensor out = glyph_embeddings(t5, prompt, 2048);
-    ASSERT_EQ(out.sizes(), ref.sizes()) << prompt;
-    EXPECT_LE(((out - ref).abs().max() / ref.abs().max()).item<double>(), 1e-4) << prompt;
+    testing::expect_parity(out, ref, "glyph_embeds of '" + prompt + "'");
   }
 }
 

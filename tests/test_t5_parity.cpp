@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "pipeline/checkpoint/component_checkpoint.h"
+#include "parity.h"
 #include "pipeline/model/glyph/t5_encoder.h"
 
 namespace glmh {
@@ -18,8 +19,7 @@ TEST(T5Parity, MatchesTransformers) {
   const at::Tensor mask = io->tensor("attention_mask");
   const at::Tensor out = t5.forward(io->tensor("input_ids"), mask);
   const at::Tensor ref = io->tensor("last_hidden_state");
-  const double err = ((out - ref).abs().max() / ref.abs().max()).item<double>();
-  EXPECT_LE(err, 1e-4) << err;
+  testing::expect_parity(out, ref, "last_hidden_state");
 }
 
 TEST(T5Parity, TheCheckCatchesAMissingPositionBias) {

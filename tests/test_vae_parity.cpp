@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "pipeline/checkpoint/component_checkpoint.h"
+#include "parity.h"
 #include "pipeline/model/vae/autoencoder_kl.h"
 
 namespace glmh {
@@ -12,16 +13,11 @@ namespace {
 
 const std::string kGolden = std::string(GLMH_SOURCE_DIR) + "/golden/reference";
 
-double relative_error(const at::Tensor& out, const at::Tensor& ref) {
-  EXPECT_EQ(out.sizes(), ref.sizes());
-  return ((out - ref).abs().max() / ref.abs().max()).item<double>();
-}
-
 TEST(VaeParity, DecodeAndEncodeMatchDiffusers) {
   const AutoencoderKL vae = AutoencoderKL::load(ComponentCheckpoint::open(kGolden + "/vae_tiny"), c10::Device(c10::kCPU), at::kFloat);
   const auto io = SafetensorsFile::open(kGolden + "/vae_tiny_io.safetensors");
-  EXPECT_LE(relative_error(vae.decode(io->tensor("z")), io->tensor("decoded")), 1e-4);
-  EXPECT_LE(relative_error(vae.encode_mode(io->tensor("image")), io->tensor("mode")), 1e-4);
+  testing::expect_parity(vae.decode(io->tensor("z")), io->tensor("decoded"), "decode");
+  testing::expect_parity(vae.encode_mode(io->tensor("image")), io->tensor("mode"), "encode mode");
 }
 
 TEST(VaeParity, PerChannelNormalisationRoundTrips) {
