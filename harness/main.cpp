@@ -6,6 +6,7 @@
 #include "collectives_command.h"
 #include "crash_report.h"
 #include "demo_command.h"
+#include "forward_command.h"
 #include "exit_codes.h"
 #include "report_files.h"
 
@@ -17,6 +18,7 @@ constexpr const char* kUsage =
     "commands:\n"
     "  demo         run the demo pipeline on N ranks, check it, write a report (the default job)\n"
     "  collectives  run and check every collective on every process group of a layout\n"
+    "  forward      one model component's forward pass on tensors from a safetensors file\n"
     "  version      print glmh's revision, libtorch version and collective backends\n"
     "\n"
     "Run 'glmh <command> --help' for a command's options.\n";
@@ -37,6 +39,7 @@ int main(int argc, char** argv) {
     return glmh::demo_command(args);
   }
   if (command == "collectives") return glmh::collectives_command(args);
+  if (command == "forward") return glmh::forward_command(args);
   if (command == "version") {
     std::cout << "glmh " << glmh::git_revision() << ", libtorch " << glmh::torch_version()
               << ", backends:"

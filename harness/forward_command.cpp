@@ -1,0 +1,137 @@
+#include "forward_command.h"
+
+#include <ATen/ATen.h>
+
+#include <iostream>
+
+#include "cli_args.h"
+#include "exit_codes.h"
+#include "pipeline/checkpoint/component_checkpoint.h"
+#include "pipeline/model/ar/glm_image_text_model.h"
+#include "pipeline/model/dit/glm_image_dit.h"
+#include "pipeline/model/glyph/t5_encoder.h"
+#include "pipeline/model/vae/autoencoder_kl.h"
+#include "pipeline/runtime/error_text.h"
+#include "pipeline/runtime/posix_fs.h"
+#include "pipeline/runtime/rank_log.h"
+
+namespace glmh {
+
+namespace {
+
+// Component -> its sub-folder in a pipeline root (model_index.json layout).
+std::string subfolder_of(const std::string& component) {
+  if (component == "ar") return "vision_language_encoder";
+  if (component == "glyph") return "text_encoder";
+  if (component == "dit") return "transformer";
+  if (component == "vae-decode" || component == "vae-encode") return "vae";
+  throw UsageError("glmh forward: unknown component '" + component +
+                   "' (ar, glyph, dit, vae-decode, vae-encode)");
+}
+
+class Inputs {
+ public:
+  Inputs(const std::string& path, std::string component, c10::Device device)
+      : file_(SafetensorsFile::open(path)), component_(std::move(component)), device_(device) {}
+  bool has(const std::string& name) const { return file_->contains(name); }
+  at::Tensor get(const std::string& name) const {
+    if (!file_->contains(name))
+      throw CheckpointError("inputs '" + file_->path() + "': missing tensor '" + name + "' for component '" +
+                            component_ + "'");
+    return file_->tensor(name).to(device_);
+  }
+
+ private:
+  std::shared_ptr<SafetensorsFile> file_;
+  std::string component_;
+  c10::Device device_;
+};
+
+std::map<std::string, at::Tensor> run(const std::string& component, const ComponentCheckpoint& ckpt,
+                                      const Inputs& in, const c10::Device& device, c10::ScalarType dtype) {
+  if (component == "ar") {
+    if (in.has("image_grid_thw"))
+      throw UsageError("glmh forward: image_grid_thw is not supported yet: pass 3-D position_ids instead");
+    const auto model = GlmImageTextModel::load(ckpt, device, dtype);
+    const at::Tensor ids = in.get("input_ids");
+    at::Tensor pos = in.has("position_ids")
+                         ? in.get("position_ids")
+                         : at::arange(ids.size(1), ids.options()).view({1, 1, -1}).expand({3, ids.size(0), ids.size(1)});
+    return {{"logits", model.forward(ids, pos)}};
+  }
+  if (component == "glyph") {
+    const auto model = T5Encoder::load(ckpt, device, dtype);
+    const at::Tensor ids = in.get("input_ids");
+    const at::Tensor mask = in.has("attention_mask") ? in.get("attention_mask") : at::ones_like(ids);
+    return {{"last_hidden_state", model.forward(ids, mask)}};
+  }
+  if (component == "dit") {
+    const auto model = GlmImageDiT::load(ckpt, device, dtype);
+    DiTInputs x;
+    x.latents = in.get("hidden_states");
+    x.glyph_embeds = in.get("encoder_hidden_states");
+    x.prior_token_id = in.get("prior_token_id");
+    x.prior_token_drop = in.get("prior_token_drop");
+    x.timestep = in.get("timestep");
+    x.target_size = in.get("target_size");
+    x.crop_coords = in.get("crop_coords");
+    return {{"sample", model.forward(x)}};
+  }
+  const auto vae = AutoencoderKL::load(ckpt, device, dtype);
+  if (component == "vae-decode") return {{"sample", vae.decode(in.get("latents").to(dtype))}};
+  return {{"latent_mean", vae.encode_mode(in.get("sample").to(dtype))}};
+}
+
+}  // namespace
+
+int forward_command(const std::vector<std::string>& raw_args) {
+  const std::vector<OptionSpec> specs = {
+      {"checkpoint", "DIR", "a pipeline root (model_index.json) or a component folder", ""},
+      {"component", "C", "ar, glyph, dit, vae-decode or vae-encode", ""},
+      {"inputs", "IN.safetensors", "input tensors, named as upstream's forward arguments", ""},
+      {"out", "OUT.safetensors", "where the outputs go (written atomically)", ""},
+      {"dtype", "fp32|bf16", "compute dtype", "fp32"},
+      {"device", "cpu|cuda", "compute device", "cpu"},
+      {"help", "", "show this help", ""},
+  };
+  RankLog log;
+  try {
+    const CliArgs args = CliArgs::parse("forward", specs, raw_args);
+    if (args.flag("help")) {
+      std::cout << CliArgs::help_text("forward",
+                                      "Runs one component's forward pass on the tensors of IN and writes its outputs to\n"
+                                      "OUT (fp32): ar -> logits, glyph -> last_hidden_state, dit -> sample,\n"
+                                      "vae-decode -> sample, vae-encode -> latent_mean.",
+                                      specs);
+      return kExitOk;
+    }
+    for (const char* required : {"checkpoint", "component", "inputs", "out"})
+      if (!args.given(required)) throw UsageError(std::string("glmh forward: --") + required + " is required");
+    const std::string component = args.str("component");
+    const std::string sub = subfolder_of(component);
+    const std::string dtype_name = args.str("dtype"), device_name = args.str("device");
+    if (dtype_name != "fp32" && dtype_name != "bf16") throw UsageError("glmh forward: --dtype must be fp32 or bf16");
+    if (device_name != "cpu" && device_name != "cuda") throw UsageError("glmh forward: --device must be cpu or cuda");
+    const c10::ScalarType dtype = dtype_name == "bf16" ? at::kBFloat16 : at::kFloat;
+    const c10::Device device(device_name == "cuda" ? c10::kCUDA : c10::kCPU);
+    std::string dir = args.str("checkpoint");
+    if (posix_fs::exists(dir + "/model_index.json")) dir += "/" + sub;
+    const auto ckpt = ComponentCheckpoint::open(dir);
+    const Inputs inputs(args.str("inputs"), component, device);
+    std::map<std::string, at::Tensor> outputs;
+    for (auto& [name, t] : run(component, ckpt, inputs, device, dtype)) outputs[name] = t.to(at::kFloat).cpu();
+    write_safetensors(args.str("out"), outputs, {{"component", component}, {"dtype", dtype_name}});
+    return kExitOk;
+  } catch (const UsageError& e) {
+    log.error(e.what());
+    return kExitUsage;
+  } catch (const CheckpointError& e) {
+    log.error(e.what());
+    return kExitUsage;
+  } catch (const std::exception& e) {
+    log.error("glmh forward: ", one_line_error(e));
+    return kExitInfrastructure;
+  }
+}
+
+}  // namespace glmh

@@ -1,0 +1,98 @@
+// glmh forward, the program: each component's outputs from upstream-named inputs equal the
+// upstream goldens; a pipeline root resolves to the component's folder; bad input is one line,
+// exit 2.
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "parity.h"
+#include "pipeline/checkpoint/safetensors.h"
+#include "process_runner.h"
+#include "temp_dir.h"
+
+namespace glmh {
+namespace {
+
+const std::string kGolden = std::string(GLMH_SOURCE_DIR) + "/golden/reference";
+
+class ForwardCommand : public ::testing::Test {
+ protected:
+  // Writes `inputs`, runs glmh forward, and returns the output file's tensor `name`.
+  at::Tensor run(const std::string& checkpoint, const std::string& component,
+                 const std::map<std::string, at::Tensor>& inputs, const std::string& name) {
+    const std::string in = dir_.path() + "/in.safetensors", out = dir_.path() + "/out.safetensors";
+    write_safetensors(in, inputs);
+    const auto r = testing::run_process({GLMH_BINARY, "forward", "--checkpoint", checkpoint, "--component", component,
+                                         "--inputs", in, "--out", out});
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    return SafetensorsFile::open(out)->tensor(name).clone();
+  }
+  testing::TempDir dir_;
+};
+
+TEST_F(ForwardCommand, EveryComponentMatchesItsGolden) {
+  {
+    const auto io = SafetensorsFile::open(kGolden + "/dit_tiny_io.safetensors");
+    const at::Tensor out = run(kGolden + "/dit_tiny", "dit",
+                               {{"hidden_states", io->tensor("latents")}, {"encoder_hidden_states", io->tensor("glyph_embeds")},
+                                {"prior_token_id", io->tensor("prior_token_id")}, {"prior_token_drop", io->tensor("prior_token_drop")},
+                                {"timestep", io->tensor("timestep")}, {"target_size", io->tensor("target_size")},
+                                {"crop_coords", io->tensor("crop_coords")}},
+                               "sample");
+    testing::expect_parity(out, io->tensor("velocity"), "dit sample");
+  }
+  {
+    const auto io = SafetensorsFile::open(kGolden + "/t5_tiny_io.safetensors");
+    const at::Tensor out = run(kGolden + "/t5_tiny", "glyph",
+                               {{"input_ids", io->tensor("input_ids")}, {"attention_mask", io->tensor("attention_mask")}},
+                               "last_hidden_state");
+    testing::expect_parity(out, io->tensor("last_hidden_state"), "glyph last_hidden_state");
+  }
+  {
+    const auto io = SafetensorsFile::open(kGolden + "/vae_tiny_io.safetensors");
+    testing::expect_parity(run(kGolden + "/vae_tiny", "vae-decode", {{"latents", io->tensor("z")}}, "sample"),
+                           io->tensor("decoded"), "vae-decode sample");
+    testing::expect_parity(run(kGolden + "/vae_tiny", "vae-encode", {{"sample", io->tensor("image")}}, "latent_mean"),
+                           io->tensor("mode"), "vae-encode latent_mean");
+  }
+  {
+    const auto io = SafetensorsFile::open(kGolden + "/ar_tiny_io.safetensors");
+    const at::Tensor out = run(kGolden + "/ar_tiny", "ar",
+                               {{"input_ids", io->tensor("input_ids")}, {"position_ids", io->tensor("position_ids")}},
+                               "logits");
+    testing::expect_parity(out, io->tensor("logits"), "ar logits");
+  }
+}
+
+TEST_F(ForwardCommand, APipelineRootResolvesToTheComponentFolder) {
+  const std::string root = dir_.path() + "/pipeline";
+  posix_fs::make_directories(root);
+  std::ofstream(root + "/model_index.json") << R"({"_class_name": "GlmImagePipeline", "vae": ["diffusers", "AutoencoderKL"]})";
+  ASSERT_EQ(::symlink((kGolden + "/vae_tiny").c_str(), (root + "/vae").c_str()), 0);
+  const auto io = SafetensorsFile::open(kGolden + "/vae_tiny_io.safetensors");
+  testing::expect_parity(run(root, "vae-decode", {{"latents", io->tensor("z")}}, "sample"), io->tensor("decoded"), "root vae");
+}
+
+TEST_F(ForwardCommand, BadInputIsOneLineAndExitTwo) {
+  const std::string in = dir_.path() + "/in.safetensors", out = dir_.path() + "/out.safetensors";
+  write_safetensors(in, {{"latents", at::zeros({1, 4, 3, 5})}});
+  auto r = testing::run_process({GLMH_BINARY, "forward", "--checkpoint", kGolden + "/dit_tiny", "--component", "dit",
+                                 "--inputs", in, "--out", out});
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("in.safetensors': missing tensor 'hidden_states' for component 'dit'"), std::string::npos) << r.output;
+  EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+  EXPECT_FALSE(posix_fs::exists(out));
+  r = testing::run_process({GLMH_BINARY, "forward", "--checkpoint", kGolden + "/dit_tiny", "--component", "unet",
+                            "--inputs", in, "--out", out});
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("unknown component 'unet'"), std::string::npos) << r.output;
+  r = testing::run_process({GLMH_BINARY, "forward", "--checkpoint", dir_.path() + "/nothing", "--component", "dit",
+                            "--inputs", in, "--out", out});
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("is not a directory"), std::string::npos) << r.output;
+}
+
+}  // namespace
+}  // namespace glmh
