@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Regenerates golden/reference/ from the upstream reference (pinned in requirements.txt).
+# Python is used here only; glmh's tests read the committed files.
+#   scripts/reference/make_goldens.sh [VENV]      (default /work/ref-venv; created if missing)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+venv=${1:-/work/ref-venv}
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q -r scripts/reference/requirements.txt
+fi
+py="$venv/bin/python"
+"$py" scripts/reference/make_dit_golden.py
+"$py" scripts/reference/make_t5_golden.py
+"$py" scripts/reference/make_glyph_golden.py   # uses t5_tiny
+"$py" scripts/reference/make_vae_golden.py
+"$py" scripts/reference/make_ar_text_golden.py
+du -sh golden/reference
