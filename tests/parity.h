@@ -5,6 +5,7 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <string>
 
 namespace glmh::testing {
@@ -25,7 +26,9 @@ inline void expect_parity(const at::Tensor& out, const at::Tensor& ref, const st
   const ParityFigures f = parity_figures(out, ref);
   EXPECT_LE(f.relative_max_error, 1e-4) << what << ": max |out - ref| / max |ref| = " << f.relative_max_error;
   EXPECT_GE(f.cosine, 0.99999) << what << ": cosine " << f.cosine;
-  ::testing::Test::RecordProperty(what + ".relative_max_error", std::to_string(f.relative_max_error));
+  char text[64];
+  std::snprintf(text, sizeof text, "%.2g / %.8f", f.relative_max_error, f.cosine);
+  ::testing::Test::RecordProperty(what + ".error_and_cosine", text);
 }
 
 }  // namespace glmh::testing
