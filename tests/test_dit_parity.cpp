@@ -1,7 +1,7 @@
 // Parity of glmh's DiT with diffusers' GlmImageTransformer2DModel: the golden in
 // golden/reference/ was produced by scripts/reference/make_dit_golden.py (diffusers 0.42.1,
-// torch 2.15.0, fp32 CPU, random weights, a non-square 3 x 5 patch grid). The component loads
-// through the same checkpoint reader as a real one.
+// torch 2.15.0, fp32 CPU, random weights, 3 heads, a non-square 3 x 5 patch grid, timesteps 999,
+// 519 and 19). The component loads through the same checkpoint reader as a real one.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
@@ -22,29 +22,34 @@ double relative_error(const at::Tensor& out, const at::Tensor& ref) {
 struct Golden {
   GlmImageDiT dit = GlmImageDiT::load(ComponentCheckpoint::open(kGolden + "/dit_tiny"), c10::Device(c10::kCPU), at::kFloat);
   std::shared_ptr<SafetensorsFile> io = SafetensorsFile::open(kGolden + "/dit_tiny_io.safetensors");
-  DiTInputs inputs() const {
+  DiTInputs inputs(int64_t k = 0) const {
     DiTInputs in;
     in.latents = io->tensor("latents");
     in.glyph_embeds = io->tensor("glyph_embeds");
     in.prior_token_id = io->tensor("prior_token_id");
     in.prior_token_drop = io->tensor("prior_token_drop");
-    in.timestep = io->tensor("timestep");
+    in.timestep = io->tensor("timesteps").narrow(0, k, 1);
     in.target_size = io->tensor("target_size");
     in.crop_coords = io->tensor("crop_coords");
     return in;
   }
 };
 
-TEST(DiTParity, MatchesDiffusersInFp32) {
+TEST(DiTParity, MatchesDiffusersInFp32AtEveryTimestep) {
   const Golden g;
-  testing::expect_parity(g.dit.forward(g.inputs()), g.io->tensor("velocity"), "velocity");
+  for (int64_t k = 0; k < 3; ++k)
+    testing::expect_parity(g.dit.forward(g.inputs(k)), g.io->tensor("velocity_" + std::to_string(k)),
+                           "velocity_" + std::to_string(k));
 }
 
 TEST(DiTParity, MatchesDiffusersWithEveryPriorDropped) {
   const Golden g;
-  DiTInputs in = g.inputs();
-  in.prior_token_drop = at::ones_like(in.prior_token_drop);
-  testing::expect_parity(g.dit.forward(in), g.io->tensor("velocity_dropped"), "velocity_dropped");
+  for (int64_t k = 0; k < 3; ++k) {
+    DiTInputs in = g.inputs(k);
+    in.prior_token_drop = at::ones_like(in.prior_token_drop);
+    testing::expect_parity(g.dit.forward(in), g.io->tensor("velocity_dropped_" + std::to_string(k)),
+                           "velocity_dropped_" + std::to_string(k));
+  }
 }
 
 TEST(DiTParity, TheCheckCatchesAWrongModulationOrder) {
@@ -59,7 +64,7 @@ TEST(DiTParity, TheCheckCatchesAWrongModulationOrder) {
   const at::Tensor first = lin.narrow(0, 0, d).clone();
   lin.narrow(0, 0, d).copy_(lin.narrow(0, d, d));
   lin.narrow(0, d, d).copy_(first);
-  const double err = relative_error(GlmImageDiT::from_tensors(g.dit.config(), w).forward(g.inputs()), g.io->tensor("velocity"));
+  const double err = relative_error(GlmImageDiT::from_tensors(g.dit.config(), w).forward(g.inputs()), g.io->tensor("velocity_0"));
   EXPECT_GT(err, 1e-2) << err;
 }
 
