@@ -7,6 +7,7 @@
 #include "cli_args.h"
 #include "exit_codes.h"
 #include "pipeline/checkpoint/component_checkpoint.h"
+#include "pipeline/model/ar/ar_positions.h"
 #include "pipeline/model/ar/glm_image_text_model.h"
 #include "pipeline/model/dit/glm_image_dit.h"
 #include "pipeline/model/glyph/t5_encoder.h"
@@ -50,13 +51,28 @@ class Inputs {
 std::map<std::string, at::Tensor> run(const std::string& component, const ComponentCheckpoint& ckpt,
                                       const Inputs& in, const c10::Device& device, c10::ScalarType dtype) {
   if (component == "ar") {
-    if (in.has("image_grid_thw"))
-      throw UsageError("glmh forward: image_grid_thw is not supported yet: pass 3-D position_ids instead");
     const auto model = GlmImageTextModel::load(ckpt, device, dtype);
     const at::Tensor ids = in.get("input_ids");
-    at::Tensor pos = in.has("position_ids")
-                         ? in.get("position_ids")
-                         : at::arange(ids.size(1), ids.options()).view({1, 1, -1}).expand({3, ids.size(0), ids.size(1)});
+    at::Tensor pos;
+    if (in.has("position_ids")) {
+      pos = in.get("position_ids");
+    } else if (in.has("image_grid_thw")) {
+      // Prefill positions as upstream's get_rope_index builds them (batch 1).
+      if (ids.size(0) != 1) throw UsageError("glmh forward: image_grid_thw needs input_ids of batch 1");
+      const at::Tensor g = in.get("image_grid_thw").to(at::kLong).cpu();
+      std::vector<GridThw> grids;
+      for (int64_t i = 0; i < g.size(0); ++i)
+        grids.push_back({g[i][0].item<int64_t>(), g[i][1].item<int64_t>(), g[i][2].item<int64_t>()});
+      const at::Tensor host_ids = ids.to(at::kLong).cpu().contiguous();
+      const std::vector<int64_t> id_list(host_ids.data_ptr<int64_t>(), host_ids.data_ptr<int64_t>() + host_ids.numel());
+      const auto& cfg = ckpt.config();
+      pos = glm_image_rope_index(id_list, grids, cfg.value("image_start_token_id", int64_t(16384)),
+                                 cfg.value("image_end_token_id", int64_t(16385)))
+                .prefill.unsqueeze(1)
+                .to(device);
+    } else {
+      pos = at::arange(ids.size(1), ids.options()).view({1, 1, -1}).expand({3, ids.size(0), ids.size(1)});
+    }
     return {{"logits", model.forward(ids, pos)}};
   }
   if (component == "glyph") {

@@ -66,6 +66,18 @@ TEST_F(ForwardCommand, EveryComponentMatchesItsGolden) {
   }
 }
 
+TEST_F(ForwardCommand, ArPositionsFromImageGridThwEqualExplicitOnes) {
+  // The golden's input_ids hold no image markers: get_rope_index then gives plain text positions,
+  // so the logits must equal those with explicit 1-D positions (the builder itself is checked
+  // against upstream in test_ar_positions).
+  const auto io = SafetensorsFile::open(kGolden + "/ar_tiny_io.safetensors");
+  at::Tensor ids = io->tensor("input_ids").clone();
+  const at::Tensor text_pos = at::arange(ids.size(1), at::kLong).view({1, 1, -1}).expand({3, 1, ids.size(1)}).contiguous();
+  const at::Tensor with_grid = run(kGolden + "/ar_tiny", "ar", {{"input_ids", ids}, {"image_grid_thw", at::tensor({1, 2, 3}, at::kLong).view({1, 3})}}, "logits");
+  const at::Tensor explicit_pos = run(kGolden + "/ar_tiny", "ar", {{"input_ids", ids}, {"position_ids", text_pos}}, "logits");
+  EXPECT_TRUE(at::equal(with_grid, explicit_pos));
+}
+
 TEST_F(ForwardCommand, APipelineRootResolvesToTheComponentFolder) {
   const std::string root = dir_.path() + "/pipeline";
   posix_fs::make_directories(root);

@@ -15,4 +15,5 @@ py="$venv/bin/python"
 "$py" scripts/reference/make_glyph_golden.py   # uses t5_tiny
 "$py" scripts/reference/make_vae_golden.py
 "$py" scripts/reference/make_ar_text_golden.py
+"$py" scripts/reference/make_rope_index_golden.py
 du -sh golden/reference
