@@ -3,6 +3,7 @@
 // the unshifted DiT conditioning.
 #include <gtest/gtest.h>
 
+#include "pipeline/checkpoint/component_checkpoint.h"
 #include "pipeline/model/flow_match_scheduler.h"
 
 namespace glmh {
@@ -52,6 +53,29 @@ TEST(FlowMatchScheduler, ExactIntegersStayExact) {
 }
 
 TEST(FlowMatchScheduler, RefusesZeroSteps) { EXPECT_THROW(glm_image_schedule(4096, 0), std::invalid_argument); }
+
+}  // namespace
+}  // namespace glmh
+
+namespace glmh {
+namespace {
+
+// Against diffusers' FlowMatchEulerDiscreteScheduler driven as the GLM-Image pipeline drives it
+// (golden/reference/scheduler_cases.json from scripts/reference/make_scheduler_golden.py):
+// DiT timesteps identical, sigmas within float32 rounding.
+TEST(FlowMatchScheduler, MatchesDiffusersForSeveralSizesAndStepCounts) {
+  const nlohmann::json golden = read_json_file(std::string(GLMH_SOURCE_DIR) + "/golden/reference/scheduler_cases.json");
+  ASSERT_EQ(golden["cases"].size(), 4u);
+  for (const auto& c : golden["cases"]) {
+    const auto s = glm_image_schedule(glm_image_seq_len(c["height"], c["width"]), c["steps"]);
+    const std::string where = std::to_string(c["height"].get<int>()) + "x" + std::to_string(c["width"].get<int>());
+    EXPECT_NEAR(s.mu, c["mu"].get<double>(), 1e-12) << where;
+    EXPECT_EQ(s.dit_timesteps, c["dit_timesteps"].get<std::vector<double>>()) << where;
+    const auto sigmas = c["sigmas"].get<std::vector<double>>();
+    ASSERT_EQ(s.sigmas.size(), sigmas.size()) << where;
+    for (size_t k = 0; k < sigmas.size(); ++k) EXPECT_NEAR(s.sigmas[k], sigmas[k], 1e-6) << where << " sigma " << k;
+  }
+}
 
 }  // namespace
 }  // namespace glmh

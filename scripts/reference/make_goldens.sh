@@ -16,4 +16,5 @@ py="$venv/bin/python"
 "$py" scripts/reference/make_vae_golden.py
 "$py" scripts/reference/make_ar_text_golden.py
 "$py" scripts/reference/make_rope_index_golden.py
+"$py" scripts/reference/make_scheduler_golden.py
 du -sh golden/reference
