@@ -17,4 +17,5 @@ py="$venv/bin/python"
 "$py" scripts/reference/make_ar_text_golden.py
 "$py" scripts/reference/make_rope_index_golden.py
 "$py" scripts/reference/make_scheduler_golden.py
+"$py" scripts/reference/make_prior_tokens_golden.py
 du -sh golden/reference
