@@ -8,8 +8,11 @@
 #include "exit_codes.h"
 #include "pipeline/checkpoint/component_checkpoint.h"
 #include "pipeline/model/ar/ar_positions.h"
+#include "pipeline/model/ar/ar_generation.h"
 #include "pipeline/model/ar/glm_image_text_model.h"
+#include "pipeline/model/ar/glm_image_vision.h"
 #include "pipeline/model/dit/glm_image_dit.h"
+#include "pipeline/model/model_source.h"
 #include "pipeline/model/glyph/t5_encoder.h"
 #include "pipeline/model/vae/autoencoder_kl.h"
 #include "pipeline/runtime/error_text.h"
@@ -22,12 +25,12 @@ namespace {
 
 // Component -> its sub-folder in a pipeline root (model_index.json layout).
 std::string subfolder_of(const std::string& component) {
-  if (component == "ar") return "vision_language_encoder";
+  if (component == "ar" || component == "ar-generate" || component == "vision") return "vision_language_encoder";
   if (component == "glyph") return "text_encoder";
   if (component == "dit") return "transformer";
   if (component == "vae-decode" || component == "vae-encode") return "vae";
   throw UsageError("glmh forward: unknown component '" + component +
-                   "' (ar, glyph, dit, vae-decode, vae-encode)");
+                   "' (ar, ar-generate, vision, glyph, dit, vae-decode, vae-encode)");
 }
 
 class Inputs {
@@ -48,8 +51,41 @@ class Inputs {
   c10::Device device_;
 };
 
+std::vector<GridThw> grids_of(const at::Tensor& image_grid_thw) {
+  const at::Tensor g = image_grid_thw.to(at::kLong).cpu().contiguous();
+  if (g.dim() != 2 || g.size(1) != 3) throw UsageError("glmh forward: image_grid_thw must be [G, 3]");
+  std::vector<GridThw> grids;
+  for (int64_t i = 0; i < g.size(0); ++i) grids.push_back({g[i][0].item<int64_t>(), g[i][1].item<int64_t>(), g[i][2].item<int64_t>()});
+  return grids;
+}
+
+// Upstream's generate(do_sample=False): source images' placeholders replaced by their VQ ids,
+// every grid still to generate, the end marker; stopped after the first end marker as upstream
+// stops. Grid tokens are not restricted to the codebook (upstream does not restrict them).
+at::Tensor greedy_generation(const ComponentCheckpoint& ckpt, const Inputs& in, const c10::Device& device,
+                             c10::ScalarType dtype) {
+  const auto model = GlmImageTextModel::load(ckpt, device, dtype);
+  const auto ids = GlmImageTokenIds::from_json(ckpt.config(), ckpt.dir() + "/config.json");
+  at::Tensor input_ids = in.get("input_ids").to(at::kLong);
+  if (input_ids.dim() != 2 || input_ids.size(0) != 1) throw UsageError("glmh forward: ar-generate takes input_ids [1, S]");
+  const std::vector<GridThw> grids = grids_of(in.get("image_grid_thw"));
+  const at::Tensor placeholders = input_ids == ids.image_token_id;
+  if (placeholders.any().item<bool>()) {
+    const std::vector<GridThw> sources(grids.begin(), grids.end() - 1);
+    const auto vision = GlmImageVisionEncoder::load(ckpt, device, dtype);
+    input_ids = input_ids.masked_scatter(placeholders, vision.encode(in.get("pixel_values").to(dtype), sources).vq_ids);
+  }
+  ArGenerationOptions options;
+  options.sampling.greedy = true;
+  options.restrict_grids_to_codebook = false;
+  const at::Tensor generated = generate_image_tokens(model, ids, input_ids, grids, options).generated.cpu();
+  const at::Tensor ends = (generated[0] == ids.image_end_token_id).nonzero();
+  return ends.numel() ? generated.narrow(1, 0, ends[0][0].item<int64_t>() + 1) : generated;
+}
+
 std::map<std::string, at::Tensor> run(const std::string& component, const ComponentCheckpoint& ckpt,
                                       const Inputs& in, const c10::Device& device, c10::ScalarType dtype) {
+  if (component == "ar-generate") return {{"generated_ids", greedy_generation(ckpt, in, device, dtype)}};
   if (component == "ar") {
     const auto model = GlmImageTextModel::load(ckpt, device, dtype);
     const at::Tensor ids = in.get("input_ids");
@@ -59,10 +95,7 @@ std::map<std::string, at::Tensor> run(const std::string& component, const Compon
     } else if (in.has("image_grid_thw")) {
       // Prefill positions as upstream's get_rope_index builds them (batch 1).
       if (ids.size(0) != 1) throw UsageError("glmh forward: image_grid_thw needs input_ids of batch 1");
-      const at::Tensor g = in.get("image_grid_thw").to(at::kLong).cpu();
-      std::vector<GridThw> grids;
-      for (int64_t i = 0; i < g.size(0); ++i)
-        grids.push_back({g[i][0].item<int64_t>(), g[i][1].item<int64_t>(), g[i][2].item<int64_t>()});
+      const std::vector<GridThw> grids = grids_of(in.get("image_grid_thw"));
       const at::Tensor host_ids = ids.to(at::kLong).cpu().contiguous();
       const std::vector<int64_t> id_list(host_ids.data_ptr<int64_t>(), host_ids.data_ptr<int64_t>() + host_ids.numel());
       const auto& cfg = ckpt.config();
@@ -74,6 +107,17 @@ std::map<std::string, at::Tensor> run(const std::string& component, const Compon
       pos = at::arange(ids.size(1), ids.options()).view({1, 1, -1}).expand({3, ids.size(0), ids.size(1)});
     }
     return {{"logits", model.forward(ids, pos)}};
+  }
+  if (component == "vision") {
+    const auto encoder = GlmImageVisionEncoder::load(ckpt, device, dtype);
+    const std::vector<GridThw> grids = grids_of(in.get("image_grid_thw"));
+    VisionOutput out;
+    try {
+      out = encoder.encode(in.get("pixel_values"), grids);
+    } catch (const std::invalid_argument& e) {  // inputs that do not fit together
+      throw UsageError(std::string("glmh forward: ") + e.what());
+    }
+    return {{"image_features", out.image_features}, {"vq_ids", out.vq_ids}};
   }
   if (component == "glyph") {
     const auto model = T5Encoder::load(ckpt, device, dtype);
@@ -102,8 +146,8 @@ std::map<std::string, at::Tensor> run(const std::string& component, const Compon
 
 int forward_command(const std::vector<std::string>& raw_args) {
   const std::vector<OptionSpec> specs = {
-      {"checkpoint", "DIR", "a pipeline root (model_index.json) or a component folder", ""},
-      {"component", "C", "ar, glyph, dit, vae-decode or vae-encode", ""},
+      {"checkpoint", "DIR", "a pipeline root (model_index.json), a component folder or a preset (tiny, small, full)", ""},
+      {"component", "C", "ar, ar-generate, vision, glyph, dit, vae-decode or vae-encode", ""},
       {"inputs", "IN.safetensors", "input tensors, named as upstream's forward arguments", ""},
       {"out", "OUT.safetensors", "where the outputs go (written atomically)", ""},
       {"dtype", "fp32|bf16", "compute dtype", "fp32"},
@@ -116,7 +160,9 @@ int forward_command(const std::vector<std::string>& raw_args) {
     if (args.flag("help")) {
       std::cout << CliArgs::help_text("forward",
                                       "Runs one component's forward pass on the tensors of IN and writes its outputs to\n"
-                                      "OUT (fp32): ar -> logits, glyph -> last_hidden_state, dit -> sample,\n"
+                                      "OUT (fp32): ar -> logits, ar-generate -> generated_ids (greedy, int64),\n"
+                                      "vision -> image_features and vq_ids (int64),\n"
+                                      "glyph -> last_hidden_state, dit -> sample,\n"
                                       "vae-decode -> sample, vae-encode -> latent_mean.",
                                       specs);
       return kExitOk;
@@ -132,10 +178,11 @@ int forward_command(const std::vector<std::string>& raw_args) {
     const c10::Device device(device_name == "cuda" ? c10::kCUDA : c10::kCPU);
     std::string dir = args.str("checkpoint");
     if (posix_fs::exists(dir + "/model_index.json")) dir += "/" + sub;
-    const auto ckpt = ComponentCheckpoint::open(dir);
+    const auto ckpt = is_preset_name(dir) ? ModelSource::open(dir).component(sub) : ComponentCheckpoint::open(dir);
     const Inputs inputs(args.str("inputs"), component, device);
     std::map<std::string, at::Tensor> outputs;
-    for (auto& [name, t] : run(component, ckpt, inputs, device, dtype)) outputs[name] = t.to(at::kFloat).cpu();
+    for (auto& [name, t] : run(component, ckpt, inputs, device, dtype))
+      outputs[name] = t.is_floating_point() ? t.to(at::kFloat).cpu() : t.cpu();  // ids stay integers
     write_safetensors(args.str("out"), outputs, {{"component", component}, {"dtype", dtype_name}});
     return kExitOk;
   } catch (const UsageError& e) {

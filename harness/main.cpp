@@ -7,6 +7,8 @@
 #include "crash_report.h"
 #include "demo_command.h"
 #include "forward_command.h"
+#include "generate_command.h"
+#include "checkpoint_command.h"
 #include "exit_codes.h"
 #include "report_files.h"
 
@@ -18,7 +20,9 @@ constexpr const char* kUsage =
     "commands:\n"
     "  demo         run the demo pipeline on N ranks, check it, write a report (the default job)\n"
     "  collectives  run and check every collective on every process group of a layout\n"
+    "  generate     one GLM-Image request end to end: image.png, latents, prior tokens\n"
     "  forward      one model component's forward pass on tensors from a safetensors file\n"
+    "  checkpoint   'checkpoint init': write a preset as a checkpoint in the upstream layout\n"
     "  version      print glmh's revision, libtorch version and collective backends\n"
     "\n"
     "Run 'glmh <command> --help' for a command's options.\n";
@@ -40,6 +44,8 @@ int main(int argc, char** argv) {
   }
   if (command == "collectives") return glmh::collectives_command(args);
   if (command == "forward") return glmh::forward_command(args);
+  if (command == "generate") return glmh::generate_command(args);
+  if (command == "checkpoint") return glmh::checkpoint_command(args);
   if (command == "version") {
     std::cout << "glmh " << glmh::git_revision() << ", libtorch " << glmh::torch_version()
               << ", backends:"

@@ -78,6 +78,25 @@ TEST_F(ForwardCommand, ArPositionsFromImageGridThwEqualExplicitOnes) {
   EXPECT_TRUE(at::equal(with_grid, explicit_pos));
 }
 
+TEST_F(ForwardCommand, VisionGivesFeaturesAndIntegerIds) {
+  const auto io = SafetensorsFile::open(kGolden + "/vision_tiny_io.safetensors");
+  const at::Tensor features = run(kGolden + "/vision_tiny", "vision",
+                                  {{"pixel_values", io->tensor("pixel_values")}, {"image_grid_thw", io->tensor("image_grid_thw")}},
+                                  "image_features");
+  testing::expect_parity(features, io->tensor("image_features"), "vision image_features");
+  const at::Tensor ids = SafetensorsFile::open(dir_.path() + "/out.safetensors")->tensor("vq_ids");
+  EXPECT_EQ(ids.scalar_type(), at::kLong);
+  EXPECT_TRUE(at::equal(ids, io->tensor("vq_ids")));
+  // Grids that do not cover pixel_values: one line, exit 2.
+  const std::string in = dir_.path() + "/bad.safetensors";
+  write_safetensors(in, {{"pixel_values", io->tensor("pixel_values")}, {"image_grid_thw", at::tensor({1, 2, 2}, at::kLong).view({1, 3})}});
+  const auto r = testing::run_process({GLMH_BINARY, "forward", "--checkpoint", kGolden + "/vision_tiny", "--component", "vision",
+                                       "--inputs", in, "--out", dir_.path() + "/bad_out.safetensors"});
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("the grids hold 4 patches, pixel_values has 43 rows"), std::string::npos) << r.output;
+  EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+}
+
 TEST_F(ForwardCommand, APipelineRootResolvesToTheComponentFolder) {
   const std::string root = dir_.path() + "/pipeline";
   posix_fs::make_directories(root);

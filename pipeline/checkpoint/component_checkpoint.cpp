@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "pipeline/runtime/posix_fs.h"
+#include "preset_weights.h"
 
 namespace glmh {
 
@@ -86,20 +87,58 @@ ComponentCheckpoint ComponentCheckpoint::open(const std::string& dir) {
   return c;
 }
 
+ComponentCheckpoint ComponentCheckpoint::generated(const std::string& label, nlohmann::json config,
+                                                   std::map<std::string, std::vector<int64_t>> shapes, uint64_t seed) {
+  ComponentCheckpoint c;
+  c.dir_ = label;
+  c.config_ = std::move(config);
+  c.generated_ = true;
+  c.generated_shapes_ = std::move(shapes);
+  c.seed_ = seed;
+  return c;
+}
+
+bool ComponentCheckpoint::contains(const std::string& name) const {
+  return generated_ ? generated_shapes_.count(name) != 0 : where_.count(name) != 0;
+}
+
 std::vector<std::string> ComponentCheckpoint::names() const {
   std::vector<std::string> out;
+  if (generated_)
+    for (const auto& [name, shape] : generated_shapes_) out.push_back(name);
   for (const auto& [name, f] : where_) out.push_back(name);
   return out;
 }
 
 std::string ComponentCheckpoint::file_of(const std::string& name) const {
+  if (generated_) return dir_;
   const auto it = where_.find(name);
   if (it == where_.end()) throw CheckpointError("checkpoint component '" + dir_ + "': no tensor '" + name + "'");
   return it->second->path();
 }
 
+at::Tensor ComponentCheckpoint::load(const std::string& name, const std::vector<int64_t>& shape,
+                                     const c10::Device& device, c10::ScalarType dtype) const {
+  if (!generated_) return tensor(name, shape).to(device, dtype);
+  check_generated(name, shape);
+  return preset_parameter(dir_, name, shape, seed_, device, dtype);
+}
+
+void ComponentCheckpoint::check_generated(const std::string& name, const std::vector<int64_t>& shape) const {
+  const auto it = generated_shapes_.find(name);
+  if (it == generated_shapes_.end())
+    throw CheckpointError("preset component '" + dir_ + "': no tensor '" + name + "' (expected " + shape_text(shape) + ")");
+  if (it->second != shape)
+    throw CheckpointError("preset component '" + dir_ + "': tensor '" + name + "' has shape " + shape_text(it->second) +
+                          ", expected " + shape_text(shape));
+}
+
 at::Tensor ComponentCheckpoint::tensor(const std::string& name, const std::vector<int64_t>& shape,
                                        c10::optional<c10::ScalarType> dtype) const {
+  if (generated_) {
+    check_generated(name, shape);
+    return preset_parameter(dir_, name, shape, seed_, c10::Device(c10::kCPU), dtype.value_or(at::kFloat));
+  }
   const auto it = where_.find(name);
   if (it == where_.end())
     throw CheckpointError("checkpoint component '" + dir_ + "': missing tensor '" + name + "' (expected " +

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
 #include <c10/util/Optional.h>
 
 #include <map>
@@ -24,10 +25,15 @@ class ComponentCheckpoint {
   // Opens `dir`: config.json plus either an index (*.safetensors.index.json, every shard it names
   // opened and every mapped tensor checked to exist) or exactly one *.safetensors file.
   static ComponentCheckpoint open(const std::string& dir);
+  // A component with deterministic random weights (pipeline/checkpoint/preset_weights.h): every
+  // tensor of `shapes` is made on demand from `seed`. `label` stands in for the directory in
+  // messages.
+  static ComponentCheckpoint generated(const std::string& label, nlohmann::json config,
+                                       std::map<std::string, std::vector<int64_t>> shapes, uint64_t seed);
 
   const std::string& dir() const { return dir_; }
   const nlohmann::json& config() const { return config_; }
-  bool contains(const std::string& name) const { return where_.count(name) != 0; }
+  bool contains(const std::string& name) const;
   std::vector<std::string> names() const;
   std::string file_of(const std::string& name) const;
 
@@ -35,11 +41,19 @@ class ComponentCheckpoint {
   // the file, the tensor, what was expected and what was found.
   at::Tensor tensor(const std::string& name, const std::vector<int64_t>& shape,
                     c10::optional<c10::ScalarType> dtype = c10::nullopt) const;
+  // The checked tensor as `dtype` on `device`; a generated one is made there directly.
+  at::Tensor load(const std::string& name, const std::vector<int64_t>& shape, const c10::Device& device,
+                  c10::ScalarType dtype) const;
 
  private:
+  void check_generated(const std::string& name, const std::vector<int64_t>& shape) const;
+
   std::string dir_;
   nlohmann::json config_;
   std::map<std::string, std::shared_ptr<SafetensorsFile>> where_;
+  bool generated_ = false;
+  std::map<std::string, std::vector<int64_t>> generated_shapes_;
+  uint64_t seed_ = 0;
 };
 
 // Writes a component in the upstream layout: config.json, and the tensors either as

@@ -26,7 +26,7 @@ std::map<std::string, at::Tensor> load_parameters(const ComponentCheckpoint& ckp
   for (const auto& [name, shape] : shapes) {
     const auto alias = aliases.find(name);
     const std::string stored = !ckpt.contains(name) && alias != aliases.end() ? alias->second : name;
-    out[name] = ckpt.tensor(stored, shape).to(device, dtype);
+    out[name] = ckpt.load(stored, shape, device, dtype);
   }
   return out;
 }

@@ -1,10 +1,36 @@
 #include "flow_match_scheduler.h"
 
+#include "pipeline/checkpoint/parameter_table.h"
+
 #include <cmath>
 #include <stdexcept>
 #include <string>
 
 namespace glmh {
+
+FlowMatchSchedulerConfig FlowMatchSchedulerConfig::from_json(const nlohmann::json& j, const std::string& source) {
+  FlowMatchSchedulerConfig c;
+  const ConfigFields f(j, source);
+  f.positive_int("num_train_timesteps", c.num_train_timesteps);
+  f.boolean("use_dynamic_shifting", c.use_dynamic_shifting);
+  f.number("base_shift", c.base_shift);
+  f.number("max_shift", c.max_shift);
+  f.positive_int("base_image_seq_len", c.base_image_seq_len);
+  f.positive_int("max_image_seq_len", c.max_image_seq_len);
+  f.number("shift", c.shift);
+  std::string shift_type = "exponential";  // diffusers' default
+  f.text("time_shift_type", shift_type);
+  if (c.use_dynamic_shifting && shift_type != "linear")
+    f.fail("time_shift_type '" + shift_type + "' is not supported (GLM-Image uses linear)");
+  for (const char* off : {"invert_sigmas", "use_karras_sigmas", "use_exponential_sigmas", "use_beta_sigmas",
+                          "stochastic_sampling"}) {
+    bool on = false;
+    f.boolean(off, on);
+    if (on) f.fail(std::string("'") + off + "' is not supported");
+  }
+  if (j.contains("shift_terminal") && !j["shift_terminal"].is_null()) f.fail("'shift_terminal' is not supported");
+  return c;
+}
 
 double glm_image_mu(int64_t image_seq_len, const FlowMatchSchedulerConfig& c) {
   return std::sqrt(double(image_seq_len) / double(c.base_image_seq_len)) * c.max_shift + c.base_shift;

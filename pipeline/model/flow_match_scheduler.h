@@ -7,10 +7,12 @@
 //   x            <- x + (sigma'_{k+1} - sigma'_k) * v       (Euler)
 //   DiT timestep  = t_k - 1                                 (UNSHIFTED: diffusers >= 0.40 feeds the
 //                                                            shifted sigma * 1000 and ruins images)
-// Plain arithmetic, no torch.
+// Plain arithmetic, no torch tensors.
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
 #include <vector>
 
 namespace glmh {
@@ -24,6 +26,11 @@ struct FlowMatchSchedulerConfig {
   int64_t base_image_seq_len = 256;
   int64_t max_image_seq_len = 4096;
   double shift = 1.0;  // the static shift, used only without dynamic shifting
+
+  // scheduler_config.json; settings this schedule does not implement (another time_shift_type,
+  // inverted sigmas, a terminal shift, Karras / exponential / beta sigmas, stochastic sampling)
+  // are refused with CheckpointError naming `source`, never ignored.
+  static FlowMatchSchedulerConfig from_json(const nlohmann::json& j, const std::string& source);
 };
 
 struct FlowMatchSchedule {

@@ -8,6 +8,9 @@
 #include <ATen/ATen.h>
 #include <torch/version.h>
 
+#include <cmath>
+#include <limits>
+
 #define GLMH_TORCH_GE(major, minor) \
   (TORCH_VERSION_MAJOR > (major) || (TORCH_VERSION_MAJOR == (major) && TORCH_VERSION_MINOR >= (minor)))
 
@@ -22,6 +25,20 @@ inline at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::
 #else
   const double scale = 1.0 / std::sqrt(double(q.size(-1)));
   at::Tensor scores = at::matmul(q, k.transpose(-2, -1)).to(at::kFloat) * scale;
+  return at::matmul(at::softmax(scores, -1).to(v.scalar_type()), v);
+#endif
+}
+
+// Causal attention (query i sees keys 0..i) over [B, H, S, D] with the default scale.
+inline at::Tensor causal_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+#if GLMH_TORCH_GE(2, 0)
+  return at::scaled_dot_product_attention(q, k, v, /*attn_mask=*/{}, /*dropout_p=*/0.0, /*is_causal=*/true);
+#else
+  const double scale = 1.0 / std::sqrt(double(q.size(-1)));
+  at::Tensor scores = at::matmul(q, k.transpose(-2, -1)).to(at::kFloat) * scale;
+  const at::Tensor future =
+      at::ones({q.size(-2), k.size(-2)}, at::TensorOptions().dtype(at::kBool).device(q.device())).triu(1);
+  scores = scores.masked_fill(future, -std::numeric_limits<float>::infinity());
   return at::matmul(at::softmax(scores, -1).to(v.scalar_type()), v);
 #endif
 }

@@ -11,11 +11,17 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 py="$venv/bin/python"
 "$py" scripts/reference/make_dit_golden.py
+"$py" scripts/reference/make_dit_kv_cache_golden.py   # uses dit_tiny
 "$py" scripts/reference/make_t5_golden.py
 "$py" scripts/reference/make_glyph_golden.py   # uses t5_tiny
 "$py" scripts/reference/make_vae_golden.py
 "$py" scripts/reference/make_ar_text_golden.py
+"$py" scripts/reference/make_ar_generate_golden.py
 "$py" scripts/reference/make_rope_index_golden.py
 "$py" scripts/reference/make_scheduler_golden.py
 "$py" scripts/reference/make_prior_tokens_golden.py
+"$py" scripts/reference/make_tokenizer_golden.py
+"$py" scripts/reference/make_ar_prompt_golden.py   # uses tokenizer_tiny
+"$py" scripts/reference/make_vision_golden.py
+"$py" scripts/reference/make_pipeline_golden.py
 du -sh golden/reference

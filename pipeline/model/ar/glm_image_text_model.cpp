@@ -3,9 +3,14 @@
 #include <ATen/ATen.h>
 
 #include <numeric>
+#include <stdexcept>
+#include <string>
+#include <tuple>
 
 #include "pipeline/checkpoint/component_checkpoint.h"
 #include "pipeline/checkpoint/parameter_table.h"
+#include "pipeline/runtime/torch_compat.h"
+#include "ar_kv_cache.h"
 
 namespace glmh {
 
@@ -43,6 +48,17 @@ GlmImageTextConfig GlmImageTextConfig::from_json(const nlohmann::json& root, con
   if (c.mrope_section.size() != 3 || sections != c.rotary_dim() / 2)
     f.fail("mrope_section must have 3 entries summing to rotary_dim / 2 = " + std::to_string(c.rotary_dim() / 2));
   return c;
+}
+
+GlmImageTokenIds GlmImageTokenIds::from_json(const nlohmann::json& root, const std::string& source) {
+  GlmImageTokenIds ids;
+  const ConfigFields f(root, source);
+  f.positive_int("image_token_id", ids.image_token_id);
+  f.positive_int("image_start_token_id", ids.image_start_token_id);
+  f.positive_int("image_end_token_id", ids.image_end_token_id);
+  if (root.contains("vq_config") && root["vq_config"].is_object())
+    ConfigFields(root["vq_config"], source + " (vq_config)").positive_int("num_embeddings", ids.codebook_size);
+  return ids;
 }
 
 std::map<std::string, std::vector<int64_t>> glm_image_text_parameter_shapes(const GlmImageTextConfig& c) {
@@ -100,9 +116,20 @@ at::Tensor GlmImageTextModel::rms_norm(const at::Tensor& x, const std::string& w
 }
 
 at::Tensor GlmImageTextModel::forward(const at::Tensor& input_ids, const at::Tensor& position_ids) const {
+  return logits(hidden_states(input_ids, position_ids));
+}
+
+at::Tensor GlmImageTextModel::logits(const at::Tensor& hidden) const { return at::linear(hidden, p("lm_head.weight")); }
+
+at::Tensor GlmImageTextModel::hidden_states(const at::Tensor& input_ids, const at::Tensor& position_ids,
+                                            ArKvCache* cache) const {
   const auto& c = config_;
   const int64_t batch = input_ids.size(0), seq = input_ids.size(1), hd = c.head_size(), rot = c.rotary_dim();
-  const int64_t heads = c.num_attention_heads, kv_heads = c.num_key_value_heads;
+  const int64_t heads = c.num_attention_heads, kv_heads = c.num_key_value_heads, group = heads / kv_heads;
+  const bool decode = cache != nullptr && cache->length() > 0;
+  if (decode && seq != 1)
+    throw std::invalid_argument("GlmImageTextModel: a cached forward takes one token after the prefill, got " +
+                                std::to_string(seq));
   at::Tensor h = at::embedding(p(kPrefix + "embed_tokens.weight"), input_ids);
   const c10::ScalarType dtype = h.scalar_type();
   auto [cos, sin] = mrope_cos_sin(c, position_ids);
@@ -113,28 +140,36 @@ at::Tensor GlmImageTextModel::forward(const at::Tensor& input_ids, const at::Ten
     const at::Tensor rotated = at::cat({-r.narrow(-1, rot / 2, rot / 2), r.narrow(-1, 0, rot / 2)}, -1);
     return at::cat({r * cos + rotated * sin, x.narrow(-1, rot, hd - rot)}, -1);
   };
-  const at::Tensor causal = at::ones({seq, seq}, at::TensorOptions().dtype(at::kBool).device(h.device())).triu(1);
   auto linear = [&](const at::Tensor& x, const std::string& name, bool bias) {
     return at::linear(x, p(name + ".weight"), bias ? p(name + ".bias") : at::Tensor());
   };
+  auto heads_of = [&](const at::Tensor& t, int64_t n) { return t.view({batch, seq, n, hd}).transpose(1, 2); };
   for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
     const std::string l = kPrefix + "layers." + std::to_string(i) + ".";
     const at::Tensor x = rms_norm(h, l + "input_layernorm.weight");
-    auto heads_of = [&](const at::Tensor& t, int64_t n) { return t.view({batch, seq, n, hd}).transpose(1, 2); };
     const at::Tensor q = rope(heads_of(linear(x, l + "self_attn.q_proj", c.attention_bias), heads));
-    // GQA: each KV head serves heads / kv_heads query heads.
-    const at::Tensor k = rope(heads_of(linear(x, l + "self_attn.k_proj", c.attention_bias), kv_heads))
-                             .repeat_interleave(heads / kv_heads, 1);
-    const at::Tensor v = heads_of(linear(x, l + "self_attn.v_proj", c.attention_bias), kv_heads).repeat_interleave(heads / kv_heads, 1);
-    at::Tensor scores = at::matmul(q, k.transpose(-1, -2)).to(at::kFloat) / std::sqrt(double(hd));
-    scores = scores.masked_fill(causal, -std::numeric_limits<float>::infinity());
-    const at::Tensor attn = at::matmul(at::softmax(scores, -1).to(dtype), v).transpose(1, 2).reshape({batch, seq, heads * hd});
+    at::Tensor k = rope(heads_of(linear(x, l + "self_attn.k_proj", c.attention_bias), kv_heads));
+    at::Tensor v = heads_of(linear(x, l + "self_attn.v_proj", c.attention_bias), kv_heads);
+    if (cache) std::tie(k, v) = cache->append(i, k, v);
+    at::Tensor attn;
+    if (decode) {
+      // One query per head: the `group` query heads that share a KV head become that KV head's
+      // queries, so the cache is read once per KV head instead of being expanded `group` times.
+      attn = compat::attention(q.reshape({batch, kv_heads, group, hd}), k, v).reshape({batch, heads, 1, hd});
+    } else {
+      auto expand = [&](const at::Tensor& t) {
+        return t.unsqueeze(2).expand({batch, kv_heads, group, t.size(2), hd}).reshape({batch, heads, t.size(2), hd});
+      };
+      attn = compat::causal_attention(q, expand(k), expand(v));
+    }
+    attn = attn.transpose(1, 2).reshape({batch, seq, heads * hd});
     h = h + rms_norm(linear(attn, l + "self_attn.o_proj", false), l + "post_self_attn_layernorm.weight");
     const auto gate_up = linear(rms_norm(h, l + "post_attention_layernorm.weight"), l + "mlp.gate_up_proj", false).chunk(2, -1);
     const at::Tensor mlp = linear(gate_up[1] * at::silu(gate_up[0]), l + "mlp.down_proj", false);
     h = h + rms_norm(mlp, l + "post_mlp_layernorm.weight");
   }
-  return at::linear(rms_norm(h, kPrefix + "norm.weight"), p("lm_head.weight"));
+  if (cache) cache->advance(seq);
+  return rms_norm(h, kPrefix + "norm.weight");
 }
 
 }  // namespace glmh

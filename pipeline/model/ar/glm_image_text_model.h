@@ -41,17 +41,37 @@ struct GlmImageTextConfig {
   static GlmImageTextConfig from_json(const nlohmann::json& j, const std::string& source);
 };
 
+// The top-level token ids of vision_language_encoder/config.json (GlmImageConfig) and the VQ
+// codebook size: ids below it are image tokens, the ids the DiT's prior embedding accepts.
+struct GlmImageTokenIds {
+  int64_t image_token_id = 167855;        // <|image|>, a source image's placeholder
+  int64_t image_start_token_id = 16384;   // <|dit_token_16384|>
+  int64_t image_end_token_id = 16385;     // <|dit_token_16385|>, also the generation's EOS
+  int64_t codebook_size = 16384;          // vq_config.num_embeddings
+
+  static GlmImageTokenIds from_json(const nlohmann::json& root, const std::string& source);
+};
+
 std::map<std::string, std::vector<int64_t>> glm_image_text_parameter_shapes(const GlmImageTextConfig& config);
 
 // cos/sin [B, S, rotary_dim] for 3-D position ids [3, B, S] (t, h, w), fp32.
 std::pair<at::Tensor, at::Tensor> mrope_cos_sin(const GlmImageTextConfig& config, const at::Tensor& position_ids);
 
+class ArKvCache;
+
 class GlmImageTextModel {
  public:
   static GlmImageTextModel load(const ComponentCheckpoint& checkpoint, const c10::Device& device, c10::ScalarType dtype);
   const GlmImageTextConfig& config() const { return config_; }
+  c10::ScalarType dtype() const { return p("lm_head.weight").scalar_type(); }
   // input_ids [B, S], position_ids [3, B, S] -> logits over the vision vocabulary [B, S, V], causal.
   at::Tensor forward(const at::Tensor& input_ids, const at::Tensor& position_ids) const;
+  // The final-norm hidden states [B, S, hidden]. Without a cache, causal over the S tokens. With
+  // one, the S tokens follow the cached ones and are appended to it: a prefill into an empty
+  // cache, or a single decode token.
+  at::Tensor hidden_states(const at::Tensor& input_ids, const at::Tensor& position_ids, ArKvCache* cache = nullptr) const;
+  // hidden [.., hidden] -> logits over the vision vocabulary.
+  at::Tensor logits(const at::Tensor& hidden) const;
 
  private:
   const at::Tensor& p(const std::string& name) const { return params_.at(name); }

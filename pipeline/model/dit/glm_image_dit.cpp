@@ -93,7 +93,8 @@ at::Tensor GlmImageDiT::time_condition_embedding(const DiTInputs& in, c10::Scala
 }
 
 void GlmImageDiT::block(int64_t index, at::Tensor& x, at::Tensor& c, const at::Tensor& temb,
-                        const at::Tensor& cos, const at::Tensor& sin) const {
+                        const at::Tensor& cos, const at::Tensor& sin, DitKvCache* kv_cache,
+                        DitKvCacheMode kv_cache_mode) const {
   const std::string b = "transformer_blocks." + std::to_string(index) + ".";
   // 12-way AdaLN in upstream's interleaved order.
   const auto m = linear(temb, b + "norm1.linear").chunk(12, 1);
@@ -108,7 +109,7 @@ void GlmImageDiT::block(int64_t index, at::Tensor& x, at::Tensor& c, const at::T
   auto heads_of = [&](const at::Tensor& t) { return t.view({batch, seq, heads, head_dim}); };
   at::Tensor q = layer_norm(heads_of(linear(joint, b + "attn1.to_q")));
   at::Tensor k = layer_norm(heads_of(linear(joint, b + "attn1.to_k")));
-  const at::Tensor v = heads_of(linear(joint, b + "attn1.to_v"));
+  at::Tensor v = heads_of(linear(joint, b + "attn1.to_v"));
   // RoPE on the image tokens only.
   auto rope_image = [&](const at::Tensor& t) {
     return at::cat({t.narrow(1, 0, text_len),
@@ -117,6 +118,8 @@ void GlmImageDiT::block(int64_t index, at::Tensor& x, at::Tensor& c, const at::T
   };
   q = rope_image(q);
   k = rope_image(k);
+  // Reference-image KV cache: after QK-LN and RoPE, as upstream; queries stay the current tokens.
+  std::tie(k, v) = keys_values_to_attend(kv_cache, kv_cache_mode, index, k, v);
   at::Tensor attn = compat::attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2));
   attn = linear(attn.transpose(1, 2).reshape({batch, seq, heads * head_dim}), b + "attn1.to_out.0");
   c = c + attn.narrow(1, 0, text_len) * c_gate_msa.unsqueeze(1);
@@ -134,6 +137,7 @@ at::Tensor GlmImageDiT::forward(const DiTInputs& in) const {
   const int64_t batch = in.latents.size(0), ph = c.patch_size;
   const int64_t grid_h = in.latents.size(2) / ph, grid_w = in.latents.size(3) / ph;
   const c10::ScalarType dtype = p("proj_out.weight").scalar_type();
+  check_kv_cache_use(in.kv_cache, in.kv_cache_mode, c.num_layers);
 
   at::Tensor cos = in.rotary_cos, sin = in.rotary_sin;
   if (!cos.defined()) std::tie(cos, sin) = get_freqs_cis(grid_h, grid_w, c.attention_head_dim);
@@ -155,7 +159,7 @@ at::Tensor GlmImageDiT::forward(const DiTInputs& in) const {
   x = x + linear(at::silu(linear(prior, "prior_projector.net.0.proj")), "prior_projector.net.2");
 
   const at::Tensor temb = time_condition_embedding(in, dtype);
-  for (int64_t i = 0; i < c.num_layers; ++i) block(i, x, text, temb, cos, sin);
+  for (int64_t i = 0; i < c.num_layers; ++i) block(i, x, text, temb, cos, sin, in.kv_cache, in.kv_cache_mode);
 
   const auto scale_shift = linear(temb, "norm_out.linear").chunk(2, 1);  // scale first, then shift
   x = linear(modulate(layer_norm(x), scale_shift[0], scale_shift[1]), "proj_out");

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "dit_config.h"
+#include "dit_kv_cache.h"
 
 namespace glmh {
 
@@ -30,6 +31,10 @@ struct DiTInputs {
   at::Tensor crop_coords;       // [B, 2] (top, left)
   // Optional (cos, sin), each [N, head_dim / 2]; computed from the latent grid when absent.
   at::Tensor rotary_cos, rotary_sin;
+  // Reference-image KV cache (image-to-image, glm-image-model.md §4.7): write on each reference
+  // image's pass, read on the conditional pass, skip on the unconditional one. Not owned.
+  DitKvCache* kv_cache = nullptr;
+  DitKvCacheMode kv_cache_mode = DitKvCacheMode::kOff;
 };
 
 // Every parameter of the model with its shape, in name order (the checkpoint's tensor names).
@@ -51,7 +56,7 @@ class GlmImageDiT {
   at::Tensor linear(const at::Tensor& x, const std::string& prefix) const;
   // One transformer block; updates the image and text streams in place.
   void block(int64_t index, at::Tensor& image, at::Tensor& text, const at::Tensor& temb,
-             const at::Tensor& cos, const at::Tensor& sin) const;
+             const at::Tensor& cos, const at::Tensor& sin, DitKvCache* kv_cache, DitKvCacheMode kv_cache_mode) const;
   at::Tensor time_condition_embedding(const DiTInputs& in, c10::ScalarType dtype) const;
 
   GlmImageDiTConfig config_;

@@ -76,8 +76,10 @@ GlyphBatch byt5_glyph_batch(const std::vector<std::string>& given, int64_t max_l
 
 at::Tensor glyph_embeddings(const T5Encoder& encoder, const std::string& prompt, int64_t max_length) {
   const GlyphBatch b = byt5_glyph_batch(extract_glyph_texts(prompt), max_length);
-  const at::Tensor states = encoder.forward(b.input_ids, b.attention_mask);
-  return states.index({b.attention_mask.to(at::kBool)}).unsqueeze(0);
+  const c10::Device device = encoder.device();
+  const at::Tensor mask = b.attention_mask.to(device);
+  const at::Tensor states = encoder.forward(b.input_ids.to(device), mask);
+  return states.index({mask.to(at::kBool)}).unsqueeze(0);
 }
 
 }  // namespace glmh

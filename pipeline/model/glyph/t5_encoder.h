@@ -48,6 +48,7 @@ class T5Encoder {
   // From tensors named as in the checkpoint (every one of t5_encoder_parameter_shapes).
   static T5Encoder from_tensors(const T5EncoderConfig& config, const std::map<std::string, at::Tensor>& tensors);
   const T5EncoderConfig& config() const { return config_; }
+  c10::Device device() const { return p("shared.weight").device(); }
   // input_ids [B, L] int64, attention_mask [B, L] (1 valid, 0 padding) -> [B, L, d_model].
   at::Tensor forward(const at::Tensor& input_ids, const at::Tensor& attention_mask) const;
 

@@ -1,0 +1,79 @@
+#include "glm_image_models.h"
+
+#include "pipeline/checkpoint/parameter_table.h"
+
+namespace glmh {
+
+GlmImageModels::GlmImageModels(ModelSource source, const c10::Device& device, c10::ScalarType dtype)
+    : source_(std::move(source)), device_(device), dtype_(dtype) {}
+
+void GlmImageModels::preload(Which which) {
+  if (which.ar) {
+    ar();
+    token_ids();
+    tokenizer();
+  }
+  if (which.vision) vision();
+  if (which.glyph) glyph_encoder();
+  if (which.dit) dit();
+  if (which.vae) vae();
+  scheduler_config();
+}
+
+const GlmImageTextModel& GlmImageModels::ar() {
+  if (!ar_) ar_.emplace(GlmImageTextModel::load(source_.component("vision_language_encoder"), device_, dtype_));
+  return *ar_;
+}
+
+const GlmImageTokenIds& GlmImageModels::token_ids() {
+  if (!token_ids_) {
+    const ComponentCheckpoint c = source_.component("vision_language_encoder");
+    token_ids_ = GlmImageTokenIds::from_json(c.config(), c.dir() + "/config.json");
+  }
+  return *token_ids_;
+}
+
+const GlmImageVisionEncoder& GlmImageModels::vision() {
+  if (!vision_) vision_.emplace(GlmImageVisionEncoder::load(source_.component("vision_language_encoder"), device_, dtype_));
+  return *vision_;
+}
+
+const BpeTokenizer& GlmImageModels::tokenizer() {
+  if (!tokenizer_) tokenizer_.emplace(source_.tokenizer());
+  return *tokenizer_;
+}
+
+const T5Encoder& GlmImageModels::glyph_encoder() {
+  if (!glyph_) glyph_.emplace(T5Encoder::load(source_.component("text_encoder"), device_, dtype_));
+  return *glyph_;
+}
+
+const GlmImageDiT& GlmImageModels::dit() {
+  if (!dit_) dit_.emplace(GlmImageDiT::load(source_.component("transformer"), device_, dtype_));
+  return *dit_;
+}
+
+const AutoencoderKL& GlmImageModels::vae() {
+  if (!vae_) vae_.emplace(AutoencoderKL::load(source_.component("vae"), device_, dtype_));
+  return *vae_;
+}
+
+const FlowMatchSchedulerConfig& GlmImageModels::scheduler_config() {
+  if (!scheduler_) scheduler_ = FlowMatchSchedulerConfig::from_json(source_.scheduler_config(), "scheduler_config.json");
+  return *scheduler_;
+}
+
+SamplingConfig GlmImageModels::default_sampling() {
+  SamplingConfig s;
+  const nlohmann::json g = source_.generation_config();
+  const ConfigFields f(g, "generation_config.json");
+  f.number("temperature", s.temperature);
+  f.number("top_p", s.top_p);
+  f.positive_int("top_k", s.top_k);
+  bool sample = true;
+  f.boolean("do_sample", sample);
+  s.greedy = !sample;
+  return s;
+}
+
+}  // namespace glmh

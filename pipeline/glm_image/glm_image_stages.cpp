@@ -1,0 +1,219 @@
+#include "glm_image_stages.h"
+
+#include <ATen/ATen.h>
+
+#include "glm_image_request.h"
+#include "pipeline/executor/request.h"
+#include "pipeline/model/ar/ar_prompt.h"
+#include "pipeline/model/ar/glm_image_image_processor.h"
+#include "pipeline/model/ar/prior_tokens.h"
+#include "pipeline/model/dit/dit_rotary.h"
+#include "pipeline/model/glyph/glyph_text.h"
+#include "pipeline/runtime/rank_context.h"
+
+namespace glmh {
+
+namespace {
+
+const auto kLong = at::TensorOptions().dtype(at::kLong);
+
+// The AR prompt of a request (text to image, or image to image with the reference's grid).
+ArPrompt prompt_of(GlmImageModels& m, const GlmImageParams& p, const std::vector<GridThw>& source_grids) {
+  return source_grids.empty() ? build_t2i_prompt(m.tokenizer(), p.prompt, p.height, p.width)
+                              : build_i2i_prompt(m.tokenizer(), p.prompt, p.height, p.width, source_grids);
+}
+
+class GlmImageArStage final : public Stage {
+ public:
+  explicit GlmImageArStage(std::shared_ptr<GlmImageModels> m) : m_(std::move(m)) {}
+  std::string name() const override { return "glm_image.ar"; }
+  StageParallelism parallelism() const override { return StageParallelism::MainRankOnlyAndSendToOthers; }
+
+  void run(Request& r, RankContext& ctx) override {
+    const GlmImageParams p = glm_image_params(r);
+    const c10::Device device = m_->device();
+    std::vector<GridThw> source_grids;
+    at::Tensor source_vq_ids;
+    if (p.reference_image.defined()) {
+      // The reference's d32 tokens: ViT + VQ, placed into the prompt and, 2x upsampled, the
+      // DiT's prior ids for the reference pass.
+      const ProcessedImage processed = glm_image_preprocess(p.reference_image);
+      source_grids.push_back(processed.grid);
+      source_vq_ids = m_->vision().encode(processed.pixel_values.to(device, m_->dtype()), source_grids).vq_ids;
+      GenerationPlan reference;
+      reference.target_h = processed.grid[1];
+      reference.target_w = processed.grid[2];
+      r.set_tensor(field::kReferencePriorIds, prior_tokens_from_generated(source_vq_ids, reference));
+    }
+    const ArPrompt prompt = prompt_of(*m_, p, source_grids);
+    at::Tensor input_ids = at::tensor(prompt.input_ids, kLong).view({1, -1}).to(device);
+    if (source_vq_ids.defined()) {
+      const at::Tensor placeholders = input_ids == m_->token_ids().image_token_id;
+      input_ids = input_ids.masked_scatter(placeholders, source_vq_ids.to(at::kLong));
+    }
+    ArGenerationOptions options;
+    options.sampling = p.sampling;
+    options.seed = p.seed;
+    const ArGeneration gen = generate_image_tokens(m_->ar(), m_->token_ids(), input_ids, prompt.grids, options);
+    const GenerationPlan plan = plan_generation(prompt.grids, source_grids.empty());
+    r.set_tensor(field::kGeneratedIds, gen.generated);
+    r.set_tensor(field::kPriorTokenId, prior_tokens_from_generated(gen.generated, plan));
+  }
+
+ private:
+  std::shared_ptr<GlmImageModels> m_;
+};
+
+class GlmImageBeforeDenoisingStage final : public Stage {
+ public:
+  GlmImageBeforeDenoisingStage(std::shared_ptr<GlmImageModels> m, std::shared_ptr<GlmImageRankState> s)
+      : m_(std::move(m)), state_(std::move(s)) {}
+  std::string name() const override { return "glm_image.before_denoising"; }
+  StageParallelism parallelism() const override { return StageParallelism::Replicated; }
+
+  void run(Request& r, RankContext& ctx) override {
+    const GlmImageParams p = glm_image_params(r);
+    const c10::Device device = m_->device();
+    const T5Encoder& glyph = m_->glyph_encoder();
+    r.set_tensor(field::kGlyphEmbeds, glyph_embeddings(glyph, p.prompt, p.glyph_max_length));
+    r.set_tensor(field::kGlyphEmbedsUncond, glyph_embeddings(glyph, "", p.glyph_max_length));
+    at::Tensor noise = p.noise;
+    if (!noise.defined()) {
+      // Drawn on the CPU from the request's seed: the same noise on every rank and every device.
+      at::Generator g = Request::make_generator(c10::Device(c10::kCPU), p.seed);
+      noise = at::randn({1, 16, p.height / 8, p.width / 8}, g, at::TensorOptions().dtype(at::kFloat));
+    }
+    r.set_tensor(field::kLatents, noise.to(device, at::kFloat));
+    state_->reference_kv_cache.reset();
+    if (p.reference_image.defined()) write_reference_cache(p, r.tensor(field::kReferencePriorIds).to(device));
+  }
+
+ private:
+  // diffusers' step 6: the reference, cut to multiples of 16 pixels, VAE-encoded (posterior mode),
+  // normalised, and run once through the DiT at timestep 0 with no text, writing every block's K/V.
+  void write_reference_cache(const GlmImageParams& p, const at::Tensor& reference_prior_ids) {
+    const c10::Device device = m_->device();
+    const at::Tensor image = reference_pixels_for_vae(p.reference_image);  // [1, 3, h, w] in [-1, 1]
+    const AutoencoderKL& vae = m_->vae();
+    const at::Tensor latents = vae.normalize(vae.encode_mode(image.to(device, m_->dtype())));
+    const GlmImageDiT& dit = m_->dit();
+    state_->reference_kv_cache = std::make_unique<DitKvCache>(dit.config().num_layers);
+    DiTInputs in;
+    in.latents = latents;
+    in.glyph_embeds = at::zeros({1, 0, dit.config().text_embed_dim}, latents.options());
+    in.prior_token_id = reference_prior_ids;
+    in.prior_token_drop = at::zeros({1}, at::TensorOptions().dtype(at::kBool).device(device));
+    in.timestep = at::zeros({1}, at::TensorOptions().dtype(at::kFloat).device(device));
+    in.target_size = at::tensor({image.size(2), image.size(3)}, kLong).view({1, 2}).to(device, at::kFloat);
+    in.crop_coords = at::zeros({1, 2}, at::TensorOptions().dtype(at::kFloat).device(device));
+    in.kv_cache = state_->reference_kv_cache.get();
+    in.kv_cache_mode = DitKvCacheMode::kWrite;
+    dit.forward(in);
+  }
+
+  // The reference as the VAE sees it: sides floored to multiples of 16 (VAE factor x DiT patch).
+  // Upstream resizes with PIL's Lanczos when that changes the size; glmh uses the processor's
+  // antialiased bicubic instead, exact when the sides already are multiples of 16.
+  static at::Tensor reference_pixels_for_vae(const at::Tensor& rgb) {
+    const int64_t h = rgb.size(0) / 16 * 16, w = rgb.size(1) / 16 * 16;
+    if (h == 0 || w == 0) throw std::invalid_argument("reference image is smaller than 16 x 16 pixels");
+    at::Tensor chw = rgb.permute({2, 0, 1}).contiguous();
+    if (h != rgb.size(0) || w != rgb.size(1)) chw = resize_bicubic_antialias_u8(chw, h, w);
+    return (chw.to(at::kFloat) / 127.5 - 1.0).unsqueeze(0);
+  }
+
+  std::shared_ptr<GlmImageModels> m_;
+  std::shared_ptr<GlmImageRankState> state_;
+};
+
+class GlmImageDenoisingStage final : public Stage {
+ public:
+  GlmImageDenoisingStage(std::shared_ptr<GlmImageModels> m, std::shared_ptr<GlmImageRankState> s)
+      : m_(std::move(m)), state_(std::move(s)) {}
+  std::string name() const override { return "glm_image.denoising"; }
+  StageParallelism parallelism() const override { return StageParallelism::CfgParallel; }
+
+  void run(Request& r, RankContext& ctx) override {
+    const GlmImageParams p = glm_image_params(r);
+    const c10::Device device = m_->device();
+    const c10::ScalarType dtype = m_->dtype();
+    const GlmImageDiT& dit = m_->dit();
+    const auto& dc = dit.config();
+    const FlowMatchSchedule schedule =
+        glm_image_schedule(glm_image_seq_len(p.height, p.width), int(p.steps), m_->scheduler_config());
+    const bool cfg = p.guidance > 1.0;
+    const auto f32 = at::TensorOptions().dtype(at::kFloat).device(device);
+    const auto flag = at::TensorOptions().dtype(at::kBool).device(device);
+
+    DiTInputs cond;
+    cond.glyph_embeds = r.tensor(field::kGlyphEmbeds).to(device, dtype);
+    cond.prior_token_id = r.tensor(field::kPriorTokenId).to(device);
+    cond.prior_token_drop = at::zeros({1}, flag);
+    cond.target_size = at::tensor({double(p.height), double(p.width)}, at::kFloat).view({1, 2}).to(device);
+    cond.crop_coords = at::zeros({1, 2}, f32);
+    // The rotary table once per request, on the device (upstream rebuilds it on the CPU per call).
+    std::tie(cond.rotary_cos, cond.rotary_sin) = get_freqs_cis(p.height / 16, p.width / 16, dc.attention_head_dim);
+    cond.rotary_cos = cond.rotary_cos.to(device);
+    cond.rotary_sin = cond.rotary_sin.to(device);
+    if (state_->reference_kv_cache) {
+      cond.kv_cache = state_->reference_kv_cache.get();
+      cond.kv_cache_mode = DitKvCacheMode::kRead;
+    }
+    DiTInputs uncond = cond;
+    uncond.glyph_embeds = r.tensor(field::kGlyphEmbedsUncond).to(device, dtype);
+    uncond.prior_token_drop = at::ones({1}, flag);
+    uncond.kv_cache_mode = state_->reference_kv_cache ? DitKvCacheMode::kSkip : DitKvCacheMode::kOff;
+
+    at::Tensor x = r.tensor(field::kLatents).to(device, at::kFloat);
+    for (int64_t k = 0; k < p.steps; ++k) {
+      const at::Tensor timestep = at::full({1}, schedule.dit_timesteps[k], f32);
+      cond.latents = uncond.latents = x.to(dtype);
+      cond.timestep = uncond.timestep = timestep;
+      at::Tensor v = dit.forward(cond).to(at::kFloat);
+      if (cfg) {
+        const at::Tensor v_uncond = dit.forward(uncond).to(at::kFloat);
+        v = v_uncond + p.guidance * (v - v_uncond);
+      }
+      x = x + (schedule.sigmas[k + 1] - schedule.sigmas[k]) * v;
+    }
+    r.set_tensor(field::kLatents, x);
+  }
+
+ private:
+  std::shared_ptr<GlmImageModels> m_;
+  std::shared_ptr<GlmImageRankState> state_;
+};
+
+class GlmImageDecodingStage final : public Stage {
+ public:
+  explicit GlmImageDecodingStage(std::shared_ptr<GlmImageModels> m) : m_(std::move(m)) {}
+  std::string name() const override { return "glm_image.decoding"; }
+  StageParallelism parallelism() const override { return StageParallelism::MainRankOnly; }
+
+  void run(Request& r, RankContext&) override {
+    const AutoencoderKL& vae = m_->vae();
+    const at::Tensor z = vae.denormalize(r.tensor(field::kLatents).to(m_->device(), m_->dtype()));
+    const at::Tensor image = vae.decode(z).to(at::kFloat);  // [1, 3, H, W] in about [-1, 1]
+    // diffusers' postprocess: [0, 1], then round(x * 255) to 8 bits.
+    const at::Tensor rgb = ((image / 2 + 0.5).clamp(0, 1) * 255).round().to(at::kByte);
+    r.set_tensor(field::kImage, rgb[0].permute({1, 2, 0}).contiguous().cpu());
+  }
+
+ private:
+  std::shared_ptr<GlmImageModels> m_;
+};
+
+}  // namespace
+
+GlmImageStageSet make_glm_image_stages(std::shared_ptr<GlmImageModels> models) {
+  GlmImageStageSet set;
+  set.models = models;
+  set.state = std::make_shared<GlmImageRankState>();
+  set.stages.push_back(std::make_unique<GlmImageArStage>(models));
+  set.stages.push_back(std::make_unique<GlmImageBeforeDenoisingStage>(models, set.state));
+  set.stages.push_back(std::make_unique<GlmImageDenoisingStage>(models, set.state));
+  set.stages.push_back(std::make_unique<GlmImageDecodingStage>(models));
+  return set;
+}
+
+}  // namespace glmh

@@ -1,0 +1,36 @@
+// GLM-Image as stages on the parallel executor, in sglang's composition (glm-image-model.md §8):
+//
+//   glm_image.ar                MAIN_RANK_ONLY_AND_SEND_TO_OTHERS  prompt -> prior tokens (and, for
+//                                                                  image to image, the reference
+//                                                                  image's VQ tokens)
+//   glm_image.before_denoising  REPLICATED     glyph embeddings, initial latents, the reference
+//                                              image's DiT KV cache
+//   glm_image.denoising         CFG_PARALLEL   FlowMatch Euler with CFG over the DiT
+//   glm_image.decoding          MAIN_RANK_ONLY de-normalise, VAE decode, 8-bit RGB
+//
+// Everything a stage produces that another rank needs travels in the Request; the DiT KV cache
+// is per rank and lives in GlmImageRankState.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "glm_image_models.h"
+#include "pipeline/executor/stage.h"
+#include "pipeline/model/dit/dit_kv_cache.h"
+
+namespace glmh {
+
+struct GlmImageRankState {
+  std::unique_ptr<DitKvCache> reference_kv_cache;  // image to image only
+};
+
+struct GlmImageStageSet {
+  std::shared_ptr<GlmImageModels> models;
+  std::shared_ptr<GlmImageRankState> state;
+  std::vector<std::unique_ptr<Stage>> stages;
+};
+
+GlmImageStageSet make_glm_image_stages(std::shared_ptr<GlmImageModels> models);
+
+}  // namespace glmh

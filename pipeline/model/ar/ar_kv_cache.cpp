@@ -1,0 +1,34 @@
+#include "ar_kv_cache.h"
+
+#include <ATen/ATen.h>
+
+#include <stdexcept>
+#include <string>
+
+#include "glm_image_text_model.h"
+
+namespace glmh {
+
+ArKvCache::ArKvCache(const GlmImageTextConfig& c, int64_t batch, int64_t capacity, const c10::Device& device,
+                     c10::ScalarType dtype)
+    : capacity_(capacity) {
+  const auto options = at::TensorOptions().dtype(dtype).device(device);
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
+    keys_.push_back(at::empty({batch, c.num_key_value_heads, capacity, c.head_size()}, options));
+    values_.push_back(at::empty({batch, c.num_key_value_heads, capacity, c.head_size()}, options));
+  }
+}
+
+std::pair<at::Tensor, at::Tensor> ArKvCache::append(int64_t layer, const at::Tensor& k, const at::Tensor& v) {
+  const int64_t n = k.size(2);
+  if (length_ + n > capacity_)
+    throw std::invalid_argument("AR KV cache: " + std::to_string(length_ + n) + " tokens exceed its capacity of " +
+                                std::to_string(capacity_));
+  keys_[layer].narrow(2, length_, n).copy_(k);
+  values_[layer].narrow(2, length_, n).copy_(v);
+  return {keys_[layer].narrow(2, 0, length_ + n), values_[layer].narrow(2, 0, length_ + n)};
+}
+
+void ArKvCache::advance(int64_t n) { length_ += n; }
+
+}  // namespace glmh
