@@ -4,12 +4,29 @@
 
 #include <stdexcept>
 
+#include "pipeline/model/ar/glm_image_image_processor.h"
+
 namespace glmh {
 
 namespace {
 
 void require(bool ok, const std::string& what) {
   if (!ok) throw std::invalid_argument("request: " + what);
+}
+
+// The reference's VQ tokens, 2x upsampled, are the prior ids of its DiT pass, whose latent grid
+// comes from the image itself (sides floored to 16 pixels): the two grids must agree, which holds
+// for the sizes GLM-Image's processor keeps (between 512 x 512 and 2048 x 2048 pixels).
+void check_reference_grids(const at::Tensor& rgb) {
+  const GlmImageProcessorConfig processor;
+  const int64_t h = rgb.size(0), w = rgb.size(1), factor = processor.patch_size * processor.merge_size;
+  const auto [ph, pw] = glm_image_smart_resize(h, w, factor, processor.min_pixels, processor.max_pixels);
+  const int64_t token_h = 2 * ph / factor, token_w = 2 * pw / factor, dit_h = h / 16, dit_w = w / 16;
+  require(token_h == dit_h && token_w == dit_w,
+          "reference_image " + std::to_string(w) + "x" + std::to_string(h) + ": its AR tokens upsample to a " +
+              std::to_string(token_w) + "x" + std::to_string(token_h) + " grid but its DiT grid is " +
+              std::to_string(dit_w) + "x" + std::to_string(dit_h) +
+              " (use a reference between 512x512 and 2048x2048 pixels, sides multiples of 32)");
 }
 
 }  // namespace
@@ -38,6 +55,7 @@ Request make_glm_image_request(const GlmImageParams& p) {
   if (p.reference_image.defined()) {
     require(p.reference_image.dim() == 3 && p.reference_image.size(2) == 3 && p.reference_image.scalar_type() == at::kByte,
             "reference_image must be uint8 [H, W, 3]");
+    check_reference_grids(p.reference_image);
     r.set_tensor(field::kReferenceImage, p.reference_image.cpu());
   }
   if (p.noise.defined()) {

@@ -31,4 +31,11 @@ std::pair<at::Tensor, at::Tensor> ArKvCache::append(int64_t layer, const at::Ten
 
 void ArKvCache::advance(int64_t n) { length_ += n; }
 
+void ArKvCache::truncate(int64_t length) {
+  if (length < 0 || length > length_)
+    throw std::invalid_argument("AR KV cache: cannot truncate " + std::to_string(length_) + " tokens to " +
+                                std::to_string(length));
+  length_ = length;
+}
+
 }  // namespace glmh

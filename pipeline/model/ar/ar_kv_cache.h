@@ -23,6 +23,8 @@ class ArKvCache {
   // keys and values of all length() + n tokens. Call for every layer, then advance(n).
   std::pair<at::Tensor, at::Tensor> append(int64_t layer, const at::Tensor& k, const at::Tensor& v);
   void advance(int64_t n);
+  // Forgets every token after the first `length` (a prefilled prompt reused by another generation).
+  void truncate(int64_t length);
 
  private:
   std::vector<at::Tensor> keys_, values_;  // [B, kv_heads, capacity, head_dim] per layer
