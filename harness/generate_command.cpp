@@ -7,14 +7,14 @@
 #include <sstream>
 
 #include "exit_codes.h"
-#include "multi_rank_command.h"
+#include "glm_image_cli.h"
 #include "pipeline/checkpoint/safetensors.h"
+#include "multi_rank_command.h"
 #include "pipeline/executor/parallel_executor.h"
 #include "pipeline/glm_image/glm_image_request.h"
 #include "pipeline/glm_image/glm_image_stages.h"
 #include "pipeline/runtime/posix_fs.h"
 #include "pipeline/runtime/rank_context.h"
-#include "png_image.h"
 
 namespace glmh {
 
@@ -22,35 +22,11 @@ namespace {
 
 std::vector<OptionSpec> generate_option_specs() {
   auto specs = runtime_option_specs();
-  const std::vector<OptionSpec> own = {
-      {"model", "M", "a preset (tiny, small, full) or a GLM-Image checkpoint directory", "tiny"},
-      {"model-seed", "S", "a preset's weight seed", "0"},
-      {"prompt", "TEXT", "the prompt; quoted text in it is rendered through the glyph encoder", ""},
-      {"height", "H", "image height in pixels, a multiple of 32", "1024"},
-      {"width", "W", "image width in pixels, a multiple of 32", "1024"},
-      {"image", "REF.png", "a reference image: image to image", ""},
-      {"steps", "N", "denoising steps", "30"},
-      {"guidance", "G", "CFG guidance scale (CFG runs when > 1)", "1.5"},
-      {"seed", "S", "seed of the AR sampling and of the initial noise", "42"},
-      {"greedy", "", "AR greedy decoding instead of sampling", ""},
-      {"temperature", "T", "AR sampling temperature (default: the checkpoint's)", ""},
-      {"top-p", "P", "AR nucleus sampling (default: the checkpoint's)", ""},
-      {"top-k", "K", "AR top-k, 0 for off (default: the checkpoint's)", ""},
-      {"glyph-max-length", "L", "ByT5 tokens per glyph string", "2048"},
-      {"dtype", "fp32|bf16", "compute dtype (default: fp32 on cpu, bf16 on cuda)", ""},
-      {"out", "DIR", "where image.png, latents.safetensors and prior_tokens.safetensors go", ""},
-      {"help", "", "show this help", ""},
-  };
-  specs.insert(specs.end(), own.begin(), own.end());
+  const auto model = glm_image_option_specs();
+  specs.insert(specs.end(), model.begin(), model.end());
+  specs.push_back({"out", "DIR", "where image.png, latents.safetensors and prior_tokens.safetensors go", ""});
+  specs.push_back({"help", "", "show this help", ""});
   return specs;
-}
-
-c10::ScalarType dtype_from(const CliArgs& args) {
-  std::string name = args.str("dtype");
-  if (name.empty()) name = args.str("device") == "cuda" ? "bf16" : "fp32";
-  if (name == "fp32") return at::kFloat;
-  if (name == "bf16") return at::kBFloat16;
-  throw UsageError("glmh generate: --dtype must be fp32 or bf16, got '" + name + "'");
 }
 
 std::string seconds_text(double s) {
@@ -65,23 +41,8 @@ int generate_rank_main(RankContext& ctx, const CliArgs& args) {
   std::shared_ptr<GlmImageModels> models;
   Request request;
   try {
-    models = std::make_shared<GlmImageModels>(
-        ModelSource::open(args.str("model"), static_cast<uint64_t>(args.integer("model-seed", 0))), ctx.device(),
-        dtype_from(args));
-    GlmImageParams params;
-    params.prompt = args.str("prompt");
-    params.height = args.integer("height", 32);
-    params.width = args.integer("width", 32);
-    params.steps = args.integer("steps", 1);
-    params.guidance = args.real("guidance");
-    params.seed = static_cast<uint64_t>(args.integer("seed", 0));
-    params.glyph_max_length = args.integer("glyph-max-length", 1);
-    params.sampling = models->default_sampling();
-    if (args.flag("greedy")) params.sampling.greedy = true;
-    if (args.given("temperature")) params.sampling.temperature = args.real("temperature");
-    if (args.given("top-p")) params.sampling.top_p = args.real("top-p");
-    if (args.given("top-k")) params.sampling.top_k = args.integer("top-k", 0);
-    if (args.given("image")) params.reference_image = read_png(args.str("image"));
+    models = open_models(args, ctx.device(), "generate");
+    const GlmImageParams params = params_from(args, *models);
     request = make_glm_image_request(params);
 
     ctx.log().info("generate: ", models->source().description(), ", ", params.height, "x", params.width, ", ",
@@ -101,14 +62,7 @@ int generate_rank_main(RankContext& ctx, const CliArgs& args) {
     ctx.log().info("stage ", record.stage, ": ", seconds_text(record.total_seconds));
 
   const std::string out = args.str("out");
-  posix_fs::make_directories(out);
-  write_png(out + "/image.png", request.tensor(field::kImage));
-  write_safetensors(out + "/latents.safetensors", {{"latents", request.tensor(field::kLatents).to(at::kFloat).cpu()}},
-                    {{"producer", "glmh generate"}});
-  write_safetensors(out + "/prior_tokens.safetensors",
-                    {{"prior_token_id", request.tensor(field::kPriorTokenId).cpu()},
-                     {"ar_generated_ids", request.tensor(field::kGeneratedIds).cpu()}},
-                    {{"producer", "glmh generate"}});
+  write_run_outputs(out, request, "glmh generate");
   ctx.log().info("wrote ", out, "/image.png, latents.safetensors, prior_tokens.safetensors");
   return kExitOk;
 }
@@ -133,7 +87,7 @@ int generate_command(const std::vector<std::string>& raw_args) {
     if (args.integer("world-size", 1) != 1 || args.integer("tp", 1) != 1 || args.integer("sp", 1) != 1 ||
         args.integer("cfg", 1) != 1)
       throw UsageError("glmh generate runs on one rank; parallel layouts are glmh run's");
-    dtype_from(args);
+    dtype_from(args, "generate");
     if (args.given("image") && !posix_fs::exists(args.str("image")))
       throw UsageError("glmh generate: --image '" + args.str("image") + "' does not exist");
   } catch (const UsageError& e) {

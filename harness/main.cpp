@@ -8,6 +8,7 @@
 #include "demo_command.h"
 #include "forward_command.h"
 #include "generate_command.h"
+#include "run_command.h"
 #include "checkpoint_command.h"
 #include "exit_codes.h"
 #include "report_files.h"
@@ -21,6 +22,7 @@ constexpr const char* kUsage =
     "  demo         run the demo pipeline on N ranks, check it, write a report (the default job)\n"
     "  collectives  run and check every collective on every process group of a layout\n"
     "  generate     one GLM-Image request end to end: image.png, latents, prior tokens\n"
+    "  run          GLM-Image under a parallel layout, checked against the single-rank run\n"
     "  forward      one model component's forward pass on tensors from a safetensors file\n"
     "  checkpoint   'checkpoint init': write a preset as a checkpoint in the upstream layout\n"
     "  version      print glmh's revision, libtorch version and collective backends\n"
@@ -45,6 +47,7 @@ int main(int argc, char** argv) {
   if (command == "collectives") return glmh::collectives_command(args);
   if (command == "forward") return glmh::forward_command(args);
   if (command == "generate") return glmh::generate_command(args);
+  if (command == "run") return glmh::run_command(args);
   if (command == "checkpoint") return glmh::checkpoint_command(args);
   if (command == "version") {
     std::cout << "glmh " << glmh::git_revision() << ", libtorch " << glmh::torch_version()

@@ -54,6 +54,8 @@ void ParallelExecutor::execute(const std::vector<std::unique_ptr<Stage>>& stages
       }
     } catch (const StageError&) {
       throw;
+    } catch (const RunStopped&) {
+      throw;
     } catch (const CommError& e) {
       // Most often a peer died or stalled: say which stage each peer is in.
       std::string peers = ctx_.describe_peer_stages();
@@ -83,6 +85,8 @@ std::string ParallelExecutor::run_body(Stage& stage, Request& request, StageReco
     ctx_.synchronize_device();
   } catch (const CommError&) {
     throw;  // a collective inside the body failed: not a body error, see execute()
+  } catch (const RunStopped&) {
+    throw;
   } catch (const std::exception& e) {
     return one_line_error(e);
   }

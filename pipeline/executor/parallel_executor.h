@@ -28,6 +28,13 @@ class StageError : public std::runtime_error {
   int origin_rank_;
 };
 
+// Thrown by a stage body or hook on every rank at the same point, when a collective check has
+// decided that the run cannot go on (e.g. a rank never received the AR stage's tokens). The
+// executor passes it through unchanged: the run did not break, a check failed.
+class RunStopped : public std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 struct StageRecord {
   std::string stage;
   StageParallelism parallelism;

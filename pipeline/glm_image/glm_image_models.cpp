@@ -50,7 +50,15 @@ const T5Encoder& GlmImageModels::glyph_encoder() {
 
 const GlmImageDiT& GlmImageModels::dit() {
   if (!dit_) dit_.emplace(GlmImageDiT::load(source_.component("transformer"), device_, dtype_));
+  if (dit_->tp_size() != dit_tp_size_) dit_.emplace(dit_->shard_for_tp(dit_tp_rank_, dit_tp_size_));
   return *dit_;
+}
+
+void GlmImageModels::set_dit_tensor_parallel(int64_t rank, int64_t size) {
+  if (dit_ && dit_->tp_size() != 1 && (rank != dit_tp_rank_ || size != dit_tp_size_))
+    throw std::logic_error("the DiT is already sharded for another TP layout");
+  dit_tp_rank_ = rank;
+  dit_tp_size_ = size;
 }
 
 const AutoencoderKL& GlmImageModels::vae() {

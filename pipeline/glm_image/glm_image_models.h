@@ -40,7 +40,10 @@ class GlmImageModels {
   const GlmImageVisionEncoder& vision();  // image to image only
   const BpeTokenizer& tokenizer();
   const T5Encoder& glyph_encoder();
+  // The DiT, or this TP rank's shard of it once set_dit_tensor_parallel was called (the full
+  // weights are dropped after the split).
   const GlmImageDiT& dit();
+  void set_dit_tensor_parallel(int64_t rank, int64_t size);
   const AutoencoderKL& vae();
   const FlowMatchSchedulerConfig& scheduler_config();
   // The checkpoint's generation_config.json sampling settings (do_sample, temperature, top_k, top_p).
@@ -56,6 +59,7 @@ class GlmImageModels {
   std::optional<BpeTokenizer> tokenizer_;
   std::optional<T5Encoder> glyph_;
   std::optional<GlmImageDiT> dit_;
+  int64_t dit_tp_rank_ = 0, dit_tp_size_ = 1;
   std::optional<AutoencoderKL> vae_;
   std::optional<FlowMatchSchedulerConfig> scheduler_;
 };

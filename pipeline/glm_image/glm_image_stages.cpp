@@ -9,6 +9,8 @@
 #include "pipeline/model/ar/prior_tokens.h"
 #include "pipeline/model/dit/dit_rotary.h"
 #include "pipeline/model/glyph/glyph_text.h"
+#include "pipeline/parallel/sequence_parallel_attention.h"
+#include "pipeline/parallel/sp_sharding.h"
 #include "pipeline/runtime/rank_context.h"
 
 namespace glmh {
@@ -25,12 +27,28 @@ ArPrompt prompt_of(GlmImageModels& m, const GlmImageParams& p, const std::vector
 
 class GlmImageArStage final : public Stage {
  public:
-  explicit GlmImageArStage(std::shared_ptr<GlmImageModels> m) : m_(std::move(m)) {}
+  GlmImageArStage(std::shared_ptr<GlmImageModels> m, GlmImageRunOptions o) : m_(std::move(m)), o_(std::move(o)) {}
   std::string name() const override { return "glm_image.ar"; }
-  StageParallelism parallelism() const override { return StageParallelism::MainRankOnlyAndSendToOthers; }
+  StageParallelism parallelism() const override {
+    switch (o_.fault) {
+      case GlmImageFault::SkipBroadcast: return StageParallelism::MainRankOnly;
+      case GlmImageFault::ArPerRankSeed:
+      case GlmImageFault::CfgRankSource: return StageParallelism::Replicated;
+      default: break;
+    }
+    return o_.ar_strategy == ArStrategy::Replicated ? StageParallelism::Replicated
+                                                    : StageParallelism::MainRankOnlyAndSendToOthers;
+  }
 
   void run(Request& r, RankContext& ctx) override {
-    const GlmImageParams p = glm_image_params(r);
+    // cfg-rank-source: only the CFG-rank-0 ranks generate; the others get their CFG group's
+    // tokens in glm_image.ar_share.
+    if (o_.fault == GlmImageFault::CfgRankSource && ctx.coords().cfg_rank != 0) return;
+    GlmImageParams p = glm_image_params(r);
+    // The bugs' random streams: upstream sampled without a shared generator, so each rank drew
+    // its own tokens.
+    if (o_.fault == GlmImageFault::ArPerRankSeed || o_.fault == GlmImageFault::CfgRankSource)
+      p.seed += static_cast<uint64_t>(ctx.rank());
     const c10::Device device = m_->device();
     std::vector<GridThw> source_grids;
     at::Tensor source_vq_ids;
@@ -62,6 +80,16 @@ class GlmImageArStage final : public Stage {
 
  private:
   std::shared_ptr<GlmImageModels> m_;
+  GlmImageRunOptions o_;
+};
+
+// Fault cfg-rank-source only: the request of each CFG group's first rank reaches the other one
+// (the executor's CFG_PARALLEL broadcast), as if each CFG-rank-0 rank were the AR's source.
+class ArShareInsideCfgGroupStage final : public Stage {
+ public:
+  std::string name() const override { return "glm_image.ar_share"; }
+  StageParallelism parallelism() const override { return StageParallelism::CfgParallel; }
+  void run(Request&, RankContext&) override {}
 };
 
 class GlmImageBeforeDenoisingStage final : public Stage {
@@ -85,13 +113,15 @@ class GlmImageBeforeDenoisingStage final : public Stage {
     }
     r.set_tensor(field::kLatents, noise.to(device, at::kFloat));
     state_->reference_kv_cache.reset();
-    if (p.reference_image.defined()) write_reference_cache(p, r.tensor(field::kReferencePriorIds).to(device));
+    if (p.reference_image.defined()) write_reference_cache(p, r.tensor(field::kReferencePriorIds).to(device), ctx);
   }
 
  private:
   // diffusers' step 6: the reference, cut to multiples of 16 pixels, VAE-encoded (posterior mode),
   // normalised, and run once through the DiT at timestep 0 with no text, writing every block's K/V.
-  void write_reference_cache(const GlmImageParams& p, const at::Tensor& reference_prior_ids) {
+  // Under SP the pass runs whole on every rank (the cache is a replicated key prefix); under TP
+  // each rank caches its heads.
+  void write_reference_cache(const GlmImageParams& p, const at::Tensor& reference_prior_ids, RankContext& ctx) {
     const c10::Device device = m_->device();
     const at::Tensor image = reference_pixels_for_vae(p.reference_image);  // [1, 3, h, w] in [-1, 1]
     const AutoencoderKL& vae = m_->vae();
@@ -108,6 +138,9 @@ class GlmImageBeforeDenoisingStage final : public Stage {
     in.crop_coords = at::zeros({1, 2}, at::TensorOptions().dtype(at::kFloat).device(device));
     in.kv_cache = state_->reference_kv_cache.get();
     in.kv_cache_mode = DitKvCacheMode::kWrite;
+    DitParallelism parallel;
+    parallel.tp = dit.tp_size() > 1 ? &ctx.group(GroupKind::Tp) : nullptr;
+    in.parallel = &parallel;
     dit.forward(in);
   }
 
@@ -128,8 +161,9 @@ class GlmImageBeforeDenoisingStage final : public Stage {
 
 class GlmImageDenoisingStage final : public Stage {
  public:
-  GlmImageDenoisingStage(std::shared_ptr<GlmImageModels> m, std::shared_ptr<GlmImageRankState> s)
-      : m_(std::move(m)), state_(std::move(s)) {}
+  GlmImageDenoisingStage(std::shared_ptr<GlmImageModels> m, std::shared_ptr<GlmImageRankState> s,
+                         GlmImageRunOptions o)
+      : m_(std::move(m)), state_(std::move(s)), o_(std::move(o)) {}
   std::string name() const override { return "glm_image.denoising"; }
   StageParallelism parallelism() const override { return StageParallelism::CfgParallel; }
 
@@ -144,17 +178,46 @@ class GlmImageDenoisingStage final : public Stage {
     const bool cfg = p.guidance > 1.0;
     const auto f32 = at::TensorOptions().dtype(at::kFloat).device(device);
     const auto flag = at::TensorOptions().dtype(at::kBool).device(device);
+    Communicator& tp_group = ctx.group(GroupKind::Tp);
+    Communicator& sp_group = ctx.group(GroupKind::Sp);
+    Communicator& cfg_group = ctx.group(GroupKind::Cfg);
+    if (cfg_group.size() > 1 && !cfg)
+      throw std::invalid_argument("cfg-parallel needs guidance > 1 (got " + std::to_string(p.guidance) + ")");
+
+    // This rank's tokens: a band of token rows, its prior ids and its rotary rows.
+    const SpShardPlan plan = SpShardPlan::create(p.height / 8, p.width / 8, dc.patch_size, sp_group.size(), sp_group.rank());
+    const auto [cos_full, sin_full] = get_freqs_cis(plan.grid_h, plan.grid_w, dc.attention_head_dim);
+    SpShards shards;
+    shards.cos = cos_full;
+    shards.sin = sin_full;
+    if (o_.fault != GlmImageFault::UnshardedRope) {
+      shards.cos = shard_rotary_for_plan(cos_full, plan);
+      shards.sin = shard_rotary_for_plan(sin_full, plan);
+    }
+    shards.latents_band = shard_latents_for_sp(r.tensor(field::kLatents).to(device, at::kFloat), plan);
+    shards.prior_ids = shard_tokens_for_sp(r.tensor(field::kPriorTokenId).to(device), plan);
+    if (o_.on_sp_shards) o_.on_sp_shards(ctx, r, plan, shards);
+
+    SequenceParallelAttention sp_attention;
+    sp_attention.ulysses = &ctx.group(GroupKind::Ulysses);
+    sp_attention.ring = &ctx.group(GroupKind::Ring);
+    sp_attention.image_tokens = plan.tokens();
+    sp_attention.tokens_per_rank = plan.tokens_per_rank();
+    sp_attention.fault_ring_prefix_no_rotate = o_.fault == GlmImageFault::RingPrefixNoRotate;
+    DitParallelism parallel;
+    parallel.tp = tp_group.size() > 1 ? &tp_group : nullptr;
+    parallel.sp = sp_group.size() > 1 ? &sp_attention : nullptr;
 
     DiTInputs cond;
+    cond.parallel = &parallel;
     cond.glyph_embeds = r.tensor(field::kGlyphEmbeds).to(device, dtype);
-    cond.prior_token_id = r.tensor(field::kPriorTokenId).to(device);
+    cond.prior_token_id = shards.prior_ids;
     cond.prior_token_drop = at::zeros({1}, flag);
     cond.target_size = at::tensor({double(p.height), double(p.width)}, at::kFloat).view({1, 2}).to(device);
     cond.crop_coords = at::zeros({1, 2}, f32);
-    // The rotary table once per request, on the device (upstream rebuilds it on the CPU per call).
-    std::tie(cond.rotary_cos, cond.rotary_sin) = get_freqs_cis(p.height / 16, p.width / 16, dc.attention_head_dim);
-    cond.rotary_cos = cond.rotary_cos.to(device);
-    cond.rotary_sin = cond.rotary_sin.to(device);
+    // The rotary rows once per request, on the device (upstream rebuilds them on the CPU per call).
+    cond.rotary_cos = shards.cos.to(device);
+    cond.rotary_sin = shards.sin.to(device);
     if (state_->reference_kv_cache) {
       cond.kv_cache = state_->reference_kv_cache.get();
       cond.kv_cache_mode = DitKvCacheMode::kRead;
@@ -164,24 +227,36 @@ class GlmImageDenoisingStage final : public Stage {
     uncond.prior_token_drop = at::ones({1}, flag);
     uncond.kv_cache_mode = state_->reference_kv_cache ? DitKvCacheMode::kSkip : DitKvCacheMode::kOff;
 
-    at::Tensor x = r.tensor(field::kLatents).to(device, at::kFloat);
+    // CFG-parallel: CFG rank 0 evaluates the conditional branch, rank 1 the unconditional one, and
+    // both combine the pair every step.
+    DiTInputs* const mine = cfg_group.rank() == 0 ? &cond : &uncond;
+    at::Tensor x = shards.latents_band;
+    at::Tensor branches = cfg_group.size() > 1 ? at::empty({2, x.size(0), x.size(1), x.size(2), x.size(3)}, x.options())
+                                               : at::Tensor();
     for (int64_t k = 0; k < p.steps; ++k) {
       const at::Tensor timestep = at::full({1}, schedule.dit_timesteps[k], f32);
       cond.latents = uncond.latents = x.to(dtype);
       cond.timestep = uncond.timestep = timestep;
-      at::Tensor v = dit.forward(cond).to(at::kFloat);
-      if (cfg) {
-        const at::Tensor v_uncond = dit.forward(uncond).to(at::kFloat);
-        v = v_uncond + p.guidance * (v - v_uncond);
+      at::Tensor v;
+      if (cfg_group.size() > 1) {
+        cfg_group.all_gather(branches, dit.forward(*mine).to(at::kFloat).contiguous());
+        v = branches[1] + p.guidance * (branches[0] - branches[1]);
+      } else {
+        v = dit.forward(cond).to(at::kFloat);
+        if (cfg) {
+          const at::Tensor v_uncond = dit.forward(uncond).to(at::kFloat);
+          v = v_uncond + p.guidance * (v - v_uncond);
+        }
       }
       x = x + (schedule.sigmas[k + 1] - schedule.sigmas[k]) * v;
     }
-    r.set_tensor(field::kLatents, x);
+    r.set_tensor(field::kLatents, gather_latents_from_sp(x, plan, sp_group));
   }
 
  private:
   std::shared_ptr<GlmImageModels> m_;
   std::shared_ptr<GlmImageRankState> state_;
+  GlmImageRunOptions o_;
 };
 
 class GlmImageDecodingStage final : public Stage {
@@ -205,13 +280,14 @@ class GlmImageDecodingStage final : public Stage {
 
 }  // namespace
 
-GlmImageStageSet make_glm_image_stages(std::shared_ptr<GlmImageModels> models) {
+GlmImageStageSet make_glm_image_stages(std::shared_ptr<GlmImageModels> models, GlmImageRunOptions options) {
   GlmImageStageSet set;
   set.models = models;
   set.state = std::make_shared<GlmImageRankState>();
-  set.stages.push_back(std::make_unique<GlmImageArStage>(models));
+  set.stages.push_back(std::make_unique<GlmImageArStage>(models, options));
+  if (options.fault == GlmImageFault::CfgRankSource) set.stages.push_back(std::make_unique<ArShareInsideCfgGroupStage>());
   set.stages.push_back(std::make_unique<GlmImageBeforeDenoisingStage>(models, set.state));
-  set.stages.push_back(std::make_unique<GlmImageDenoisingStage>(models, set.state));
+  set.stages.push_back(std::make_unique<GlmImageDenoisingStage>(models, set.state, options));
   set.stages.push_back(std::make_unique<GlmImageDecodingStage>(models));
   return set;
 }

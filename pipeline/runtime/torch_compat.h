@@ -10,6 +10,8 @@
 
 #include <cmath>
 #include <limits>
+#include <tuple>
+#include <utility>
 
 #define GLMH_TORCH_GE(major, minor) \
   (TORCH_VERSION_MAJOR > (major) || (TORCH_VERSION_MAJOR == (major) && TORCH_VERSION_MINOR >= (minor)))
@@ -41,6 +43,29 @@ inline at::Tensor causal_attention(const at::Tensor& q, const at::Tensor& k, con
   scores = scores.masked_fill(future, -std::numeric_limits<float>::infinity());
   return at::matmul(at::softmax(scores, -1).to(v.scalar_type()), v);
 #endif
+}
+
+// Attention over [B, H, Sq, D] / [B, H, Sk, D] that also returns each query's log-sum-exp of its
+// scaled scores ([B, H, Sq], fp32): what ring attention needs to merge partial results.
+// `key_mask` (optional, bool [Sk], true = attend) hides padding keys. A query that sees no key
+// gets output 0 and log-sum-exp -inf, so merging it is a no-op.
+// 2.x on CUDA in bf16/fp16 without a mask: the flash kernel, which returns the log-sum-exp itself.
+inline std::pair<at::Tensor, at::Tensor> attention_with_lse(const at::Tensor& q, const at::Tensor& k,
+                                                           const at::Tensor& v, const at::Tensor& key_mask = {}) {
+#if GLMH_TORCH_GE(2, 0)
+  if (q.is_cuda() && !key_mask.defined() && (q.scalar_type() == at::kBFloat16 || q.scalar_type() == at::kHalf)) {
+    auto r = at::_scaled_dot_product_flash_attention(q, k, v);
+    return {std::get<0>(r), std::get<1>(r)};
+  }
+#endif
+  const double scale = 1.0 / std::sqrt(double(q.size(-1)));
+  at::Tensor scores = at::matmul(q, k.transpose(-2, -1)).to(at::kFloat) * scale;
+  if (key_mask.defined()) scores = scores.masked_fill(key_mask.logical_not(), -std::numeric_limits<float>::infinity());
+  const at::Tensor lse = at::logsumexp(scores, -1);
+  // exp(score - lse): a row with every key hidden has lse -inf; give it weights 0, not NaN.
+  const at::Tensor finite_lse = lse.masked_fill(lse.isinf(), 0.0);
+  const at::Tensor weights = at::exp(scores - finite_lse.unsqueeze(-1));
+  return {at::matmul(weights.to(v.scalar_type()), v), lse};
 }
 
 }  // namespace glmh::compat

@@ -7,6 +7,9 @@
 #include "dit_rotary.h"
 #include "pipeline/checkpoint/component_checkpoint.h"
 #include "pipeline/checkpoint/parameter_table.h"
+#include "pipeline/parallel/dit_tensor_parallel.h"
+#include "pipeline/parallel/sequence_parallel_attention.h"
+#include "pipeline/runtime/communicator.h"
 #include "pipeline/runtime/torch_compat.h"
 
 namespace glmh {
@@ -76,8 +79,28 @@ GlmImageDiT GlmImageDiT::load(const ComponentCheckpoint& ckpt, const c10::Device
   return m;
 }
 
+GlmImageDiT GlmImageDiT::shard_for_tp(int64_t rank, int64_t size) const {
+  if (tp_size_ != 1) throw std::logic_error("the DiT is already sharded for tensor parallelism");
+  if (config_.num_attention_heads % size != 0)
+    throw std::invalid_argument("DiT: " + std::to_string(config_.num_attention_heads) +
+                                " attention heads do not split over tp " + std::to_string(size));
+  GlmImageDiT m;
+  m.config_ = config_;
+  m.params_ = shard_dit_parameters_for_tp(params_, rank, size);
+  m.tp_size_ = size;
+  return m;
+}
+
 at::Tensor GlmImageDiT::linear(const at::Tensor& x, const std::string& prefix) const {
   return at::linear(x, p(prefix + ".weight"), p(prefix + ".bias"));
+}
+
+at::Tensor GlmImageDiT::row_parallel_linear(const at::Tensor& x, const std::string& prefix,
+                                            const DitParallelism* parallel) const {
+  if (tp_size_ == 1) return linear(x, prefix);
+  at::Tensor partial = at::linear(x, p(prefix + ".weight"));
+  parallel->tp->all_reduce(partial);
+  return partial + p(prefix + ".bias");
 }
 
 at::Tensor GlmImageDiT::time_condition_embedding(const DiTInputs& in, c10::ScalarType dtype) const {
@@ -93,15 +116,15 @@ at::Tensor GlmImageDiT::time_condition_embedding(const DiTInputs& in, c10::Scala
 }
 
 void GlmImageDiT::block(int64_t index, at::Tensor& x, at::Tensor& c, const at::Tensor& temb,
-                        const at::Tensor& cos, const at::Tensor& sin, DitKvCache* kv_cache,
-                        DitKvCacheMode kv_cache_mode) const {
+                        const at::Tensor& cos, const at::Tensor& sin, const DiTInputs& in) const {
   const std::string b = "transformer_blocks." + std::to_string(index) + ".";
   // 12-way AdaLN in upstream's interleaved order.
   const auto m = linear(temb, b + "norm1.linear").chunk(12, 1);
   const at::Tensor &shift_msa = m[0], &c_shift_msa = m[1], &scale_msa = m[2], &c_scale_msa = m[3],
                    &gate_msa = m[4], &c_gate_msa = m[5], &shift_mlp = m[6], &c_shift_mlp = m[7],
                    &scale_mlp = m[8], &c_scale_mlp = m[9], &gate_mlp = m[10], &c_gate_mlp = m[11];
-  const int64_t text_len = c.size(1), heads = config_.num_attention_heads, head_dim = config_.attention_head_dim;
+  const int64_t text_len = c.size(1), heads = config_.num_attention_heads / tp_size_,
+                head_dim = config_.attention_head_dim;
   const at::Tensor joint = at::cat({modulate(layer_norm(c), c_scale_msa, c_shift_msa),
                                     modulate(layer_norm(x), scale_msa, shift_msa)},
                                    1);
@@ -119,17 +142,24 @@ void GlmImageDiT::block(int64_t index, at::Tensor& x, at::Tensor& c, const at::T
   q = rope_image(q);
   k = rope_image(k);
   // Reference-image KV cache: after QK-LN and RoPE, as upstream; queries stay the current tokens.
-  std::tie(k, v) = keys_values_to_attend(kv_cache, kv_cache_mode, index, k, v);
-  at::Tensor attn = compat::attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2));
-  attn = linear(attn.transpose(1, 2).reshape({batch, seq, heads * head_dim}), b + "attn1.to_out.0");
+  std::tie(k, v) = keys_values_to_attend(in.kv_cache, in.kv_cache_mode, index, k, v);
+  at::Tensor attn;
+  if (in.parallel && in.parallel->sp)
+    attn = (*in.parallel->sp)(q, k, v, text_len);
+  else
+    attn = compat::attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)).transpose(1, 2);
+  attn = row_parallel_linear(attn.reshape({batch, seq, heads * head_dim}), b + "attn1.to_out.0", in.parallel);
   c = c + attn.narrow(1, 0, text_len) * c_gate_msa.unsqueeze(1);
   x = x + attn.narrow(1, text_len, seq - text_len) * gate_msa.unsqueeze(1);
 
-  auto ff = [&](const at::Tensor& h) {
-    return linear(at::gelu(linear(h, b + "ff.net.0.proj"), "tanh"), b + "ff.net.2");
-  };
-  x = x + ff(modulate(layer_norm(x), scale_mlp, shift_mlp)) * gate_mlp.unsqueeze(1);
-  c = c + ff(modulate(layer_norm(c), c_scale_mlp, c_shift_mlp)) * c_gate_mlp.unsqueeze(1);
+  // Text and image tokens through the feed-forward together: one all-reduce under TP.
+  const at::Tensor ff_in = at::cat({modulate(layer_norm(c), c_scale_mlp, c_shift_mlp),
+                                    modulate(layer_norm(x), scale_mlp, shift_mlp)},
+                                   1);
+  const at::Tensor ff =
+      row_parallel_linear(at::gelu(linear(ff_in, b + "ff.net.0.proj"), "tanh"), b + "ff.net.2", in.parallel);
+  x = x + ff.narrow(1, text_len, seq - text_len) * gate_mlp.unsqueeze(1);
+  c = c + ff.narrow(1, 0, text_len) * c_gate_mlp.unsqueeze(1);
 }
 
 at::Tensor GlmImageDiT::forward(const DiTInputs& in) const {
@@ -138,7 +168,13 @@ at::Tensor GlmImageDiT::forward(const DiTInputs& in) const {
   const int64_t grid_h = in.latents.size(2) / ph, grid_w = in.latents.size(3) / ph;
   const c10::ScalarType dtype = p("proj_out.weight").scalar_type();
   check_kv_cache_use(in.kv_cache, in.kv_cache_mode, c.num_layers);
+  const int64_t tp_given = in.parallel && in.parallel->tp ? in.parallel->tp->size() : 1;
+  if (tp_given != tp_size_)
+    throw std::invalid_argument("DiT sharded for tp " + std::to_string(tp_size_) + " run with a TP group of " +
+                                std::to_string(tp_given));
 
+  if (in.parallel && in.parallel->sp && !in.rotary_cos.defined())
+    throw std::invalid_argument("DiT under sequence parallelism needs this rank's rotary rows (rotary_cos/sin)");
   at::Tensor cos = in.rotary_cos, sin = in.rotary_sin;
   if (!cos.defined()) std::tie(cos, sin) = get_freqs_cis(grid_h, grid_w, c.attention_head_dim);
   cos = cos.to(in.latents.device());
@@ -159,7 +195,7 @@ at::Tensor GlmImageDiT::forward(const DiTInputs& in) const {
   x = x + linear(at::silu(linear(prior, "prior_projector.net.0.proj")), "prior_projector.net.2");
 
   const at::Tensor temb = time_condition_embedding(in, dtype);
-  for (int64_t i = 0; i < c.num_layers; ++i) block(i, x, text, temb, cos, sin, in.kv_cache, in.kv_cache_mode);
+  for (int64_t i = 0; i < c.num_layers; ++i) block(i, x, text, temb, cos, sin, in);
 
   const auto scale_shift = linear(temb, "norm_out.linear").chunk(2, 1);  // scale first, then shift
   x = linear(modulate(layer_norm(x), scale_shift[0], scale_shift[1]), "proj_out");

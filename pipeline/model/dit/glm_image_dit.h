@@ -20,6 +20,17 @@
 namespace glmh {
 
 class ComponentCheckpoint;
+class Communicator;
+struct SequenceParallelAttention;
+
+// How one DiT forward is parallelised on this rank. With neither, the forward is the single-rank one.
+struct DitParallelism {
+  // Row-parallel layers all-reduce over it; the model must come from shard_for_tp with its size.
+  Communicator* tp = nullptr;
+  // Joint attention over the SP group; the inputs are then this rank's band (latents, prior ids,
+  // rotary rows, see SpShardPlan). Null: local attention over the whole sequence.
+  const SequenceParallelAttention* sp = nullptr;
+};
 
 struct DiTInputs {
   at::Tensor latents;           // [B, in_channels, H', W']
@@ -35,6 +46,7 @@ struct DiTInputs {
   // image's pass, read on the conditional pass, skip on the unconditional one. Not owned.
   DitKvCache* kv_cache = nullptr;
   DitKvCacheMode kv_cache_mode = DitKvCacheMode::kOff;
+  const DitParallelism* parallel = nullptr;  // not owned; null: single rank
 };
 
 // Every parameter of the model with its shape, in name order (the checkpoint's tensor names).
@@ -48,19 +60,26 @@ class GlmImageDiT {
   // From tensors named as in the checkpoint (every one of dit_parameter_shapes, shapes checked).
   static GlmImageDiT from_tensors(const GlmImageDiTConfig& config, const std::map<std::string, at::Tensor>& tensors);
 
+  // This TP rank's shard (heads, feed-forward columns; see dit_tensor_parallel.h).
+  GlmImageDiT shard_for_tp(int64_t rank, int64_t size) const;
+  int64_t tp_size() const { return tp_size_; }
+
   const GlmImageDiTConfig& config() const { return config_; }
   at::Tensor forward(const DiTInputs& inputs) const;
 
  private:
   const at::Tensor& p(const std::string& name) const { return params_.at(name); }
   at::Tensor linear(const at::Tensor& x, const std::string& prefix) const;
+  // A row-parallel layer: the partial product all-reduced over the TP group, then the bias.
+  at::Tensor row_parallel_linear(const at::Tensor& x, const std::string& prefix, const DitParallelism* parallel) const;
   // One transformer block; updates the image and text streams in place.
   void block(int64_t index, at::Tensor& image, at::Tensor& text, const at::Tensor& temb,
-             const at::Tensor& cos, const at::Tensor& sin, DitKvCache* kv_cache, DitKvCacheMode kv_cache_mode) const;
+             const at::Tensor& cos, const at::Tensor& sin, const DiTInputs& in) const;
   at::Tensor time_condition_embedding(const DiTInputs& in, c10::ScalarType dtype) const;
 
   GlmImageDiTConfig config_;
   std::map<std::string, at::Tensor> params_;
+  int64_t tp_size_ = 1;
 };
 
 // Sinusoidal embedding as diffusers' Timesteps(flip_sin_to_cos=True, shift 0): [N] -> [N, dim],

@@ -1,0 +1,37 @@
+// Output parity with the single-rank run of the same scenario (parallelism.md §7.4):
+//   fp32 — max |latents - reference| <= 1e-4 x max |reference|;
+//   bf16 — cosine(latents, reference) >= 0.999, and the image's PSNR against the reference
+//          image >= 40 dB (the image is held to 40 dB in fp32 too).
+// Every rank's final latents are checked (they were gathered after the loop, so each rank holds
+// them all); the worst rank is the value. The image exists on world rank 0 only (MAIN_RANK_ONLY
+// decoding), so the PSNR is rank 0's.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <vector>
+
+#include "check_result.h"
+
+namespace glmh {
+
+class RankContext;
+
+struct ParityReference {
+  at::Tensor latents;  // fp32 [1, 16, H', W']
+  at::Tensor image;    // uint8 [H, W, 3]; may be undefined
+};
+
+constexpr double kFp32LatentTolerance = 1e-4;  // relative max error
+constexpr double kBf16LatentCosine = 0.999;
+constexpr double kBf16ImagePsnrDb = 40.0;
+
+// Collective over the world. `image` is rank 0's (undefined elsewhere). bf16 gives two results
+// (latent cosine, image PSNR), fp32 one.
+std::vector<CheckResult> output_parity_checks(const at::Tensor& latents, const at::Tensor& image,
+                                              const ParityReference& reference, bool bf16, RankContext& ctx);
+
+// PSNR in dB of two uint8 images of the same shape (infinity when identical).
+double psnr_db(const at::Tensor& image, const at::Tensor& reference);
+
+}  // namespace glmh

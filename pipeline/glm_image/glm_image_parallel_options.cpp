@@ -1,0 +1,77 @@
+#include "glm_image_parallel_options.h"
+
+#include <array>
+#include <utility>
+
+namespace glmh {
+
+namespace {
+
+constexpr std::array<std::pair<ArStrategy, const char*>, 2> kStrategies{{
+    {ArStrategy::MainRank, "main-rank"},
+    {ArStrategy::Replicated, "replicated"},
+}};
+
+constexpr std::array<std::pair<GlmImageFault, const char*>, 6> kFaults{{
+    {GlmImageFault::None, "none"},
+    {GlmImageFault::UnshardedRope, "unsharded-rope"},
+    {GlmImageFault::ArPerRankSeed, "ar-per-rank-seed"},
+    {GlmImageFault::CfgRankSource, "cfg-rank-source"},
+    {GlmImageFault::RingPrefixNoRotate, "ring-prefix-no-rotate"},
+    {GlmImageFault::SkipBroadcast, "skip-broadcast"},
+}};
+
+template <typename Table, typename T>
+const char* name_in(const Table& table, T value) {
+  for (const auto& [v, name] : table)
+    if (v == value) return name;
+  return "?";
+}
+
+template <typename T, typename Table>
+std::optional<T> value_in(const Table& table, const std::string& name) {
+  for (const auto& [v, n] : table)
+    if (name == n) return v;
+  return std::nullopt;
+}
+
+template <typename Table>
+std::string names_in(const Table& table) {
+  std::string s;
+  for (const auto& entry : table) s += (s.empty() ? "" : ", ") + std::string(entry.second);
+  return s;
+}
+
+}  // namespace
+
+const char* ar_strategy_name(ArStrategy s) { return name_in(kStrategies, s); }
+const char* fault_name(GlmImageFault f) { return name_in(kFaults, f); }
+std::optional<ArStrategy> parse_ar_strategy(const std::string& name) { return value_in<ArStrategy>(kStrategies, name); }
+std::optional<GlmImageFault> parse_fault(const std::string& name) { return value_in<GlmImageFault>(kFaults, name); }
+std::string all_ar_strategy_names() { return names_in(kStrategies); }
+std::string all_fault_names() { return names_in(kFaults); }
+
+std::string why_fault_cannot_fire(GlmImageFault fault, const ParallelLayout& layout, bool greedy_ar, double guidance) {
+  const std::string name = fault_name(fault);
+  switch (fault) {
+    case GlmImageFault::None:
+      return "";
+    case GlmImageFault::UnshardedRope:
+      return layout.sp() > 1 ? "" : name + " needs sp > 1 (with one SP rank the whole table is the shard)";
+    case GlmImageFault::ArPerRankSeed:
+      if (layout.world_size() < 2) return name + " needs more than one rank";
+      return greedy_ar ? name + " cannot change greedy AR decoding (no random stream is used)" : "";
+    case GlmImageFault::CfgRankSource:
+      if (layout.cfg() != 2 || layout.world_size() < 4)
+        return name + " needs cfg 2 and tp x sp > 1 (otherwise world rank 0 is the only CFG-rank-0 rank)";
+      if (guidance <= 1.0) return name + " needs guidance > 1 (cfg 2 runs the two CFG branches)";
+      return greedy_ar ? name + " cannot change greedy AR decoding (no random stream is used)" : "";
+    case GlmImageFault::RingPrefixNoRotate:
+      return layout.ring() > 1 ? "" : name + " needs ring > 1";
+    case GlmImageFault::SkipBroadcast:
+      return layout.world_size() > 1 ? "" : name + " needs more than one rank";
+  }
+  return "";
+}
+
+}  // namespace glmh

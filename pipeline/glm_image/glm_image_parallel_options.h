@@ -1,0 +1,55 @@
+// How a GLM-Image run is parallelised beyond the layout itself: the AR stage's strategy, a fault
+// that reproduces a bug upstream shipped (parallelism.md §1, §4), and the hook through which the
+// harness checks the SP shards before the DiT uses them.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "pipeline/parallel/sp_sharding.h"
+#include "pipeline/runtime/parallel_layout.h"
+
+namespace glmh {
+
+class RankContext;
+class Request;
+
+enum class ArStrategy {
+  MainRank,    // world rank 0 generates; the request reaches every rank (upstream's fix)
+  Replicated,  // every rank generates from the same seed: correct only while numerics agree
+};
+
+enum class GlmImageFault {
+  None,
+  UnshardedRope,       // every SP rank gets the whole rotary table (the pre-fix shape error)
+  ArPerRankSeed,       // every rank runs the AR with its own random stream (the pre-fix TP/SP bug)
+  CfgRankSource,       // the AR's source chosen by CFG rank: every CFG-rank-0 rank generates
+  RingPrefixNoRotate,  // ring attention re-attends the local prefix at every step
+  SkipBroadcast,       // the AR stage run as MAIN_RANK_ONLY: the others never get the tokens
+};
+
+const char* ar_strategy_name(ArStrategy s);
+const char* fault_name(GlmImageFault f);
+// Parse a command-line name; std::nullopt for an unknown one.
+std::optional<ArStrategy> parse_ar_strategy(const std::string& name);
+std::optional<GlmImageFault> parse_fault(const std::string& name);
+std::string all_ar_strategy_names();  // "main-rank, replicated"
+std::string all_fault_names();
+
+// Why `fault` could never fire on `layout` ("" when it can): a fault that cannot fire would make
+// its scenario pass silently, so the harness refuses it as bad usage.
+std::string why_fault_cannot_fire(GlmImageFault fault, const ParallelLayout& layout, bool greedy_ar, double guidance);
+
+struct GlmImageRunOptions {
+  ArStrategy ar_strategy = ArStrategy::MainRank;
+  GlmImageFault fault = GlmImageFault::None;
+  // Called on every rank by the denoising stage once it has cut this rank's shards, before the
+  // first DiT call, with the request (whole latents and prior ids). Every rank calls it, so it
+  // may be collective; it may throw RunStopped on every rank to stop the run.
+  std::function<void(RankContext&, const Request&, const SpShardPlan&, const SpShards&)> on_sp_shards;
+};
+
+}  // namespace glmh
