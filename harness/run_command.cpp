@@ -273,10 +273,12 @@ int run_command(const std::vector<std::string>& raw_args) {
   try {
     const ParallelLayout layout = ParallelLayout::create(degrees_from(args), heads);
     const std::string why = why_fault_cannot_fire(settings.fault, layout, args.flag("greedy"), args.real("guidance"));
-    if (!why.empty()) throw UsageError("glmh run: " + why);
-  } catch (const std::invalid_argument& e) {  // UsageError, LayoutError
-    RankLog().error(e.what());
-    return kExitUsage;
+    if (!why.empty()) {
+      RankLog().error("glmh run: ", why);
+      return kExitUsage;
+    }
+  } catch (const LayoutError&) {
+    // Refused with its message by run_multi_rank_command below.
   }
   auto rank_main = [&](RankContext& ctx, const RankEnvironment&) { return run_rank_main(ctx, args, settings); };
 

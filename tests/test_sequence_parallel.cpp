@@ -52,6 +52,33 @@ TEST(SpSharding, BandsPadWholeTokenRowsAndCoverTheSameTokens) {
   EXPECT_TRUE(at::equal(rows.narrow(0, 3, 3), cos.narrow(0, 12, 3)));  // the last token row again
 }
 
+// The log-sum-exp attention ring attention merges: on the CPU the math path, on CUDA in bf16 the
+// flash kernel. Two halves of the keys merged by their log-sum-exps give full attention.
+TEST(AttentionWithLse, HalvesMergedByLogSumExpGiveFullAttention) {
+  std::vector<c10::Device> devices = {c10::Device(c10::kCPU)};
+  if (at::hasCUDA()) devices.push_back(c10::Device(c10::kCUDA, 0));
+  for (const c10::Device& device : devices) {
+    const auto dtype = device.is_cuda() ? at::kBFloat16 : at::kFloat;
+    const auto opts = at::TensorOptions().dtype(dtype).device(device);
+    at::manual_seed(3);
+    const at::Tensor q = at::randn({1, 4, 40, 64}, opts), k = at::randn({1, 4, 96, 64}, opts),
+                     v = at::randn({1, 4, 96, 64}, opts);
+    const at::Tensor full = compat::attention(q, k, v).to(at::kFloat);
+    auto [a, lse_a] = compat::attention_with_lse(q, k.narrow(2, 0, 50), v.narrow(2, 0, 50));
+    const auto [b, lse_b] = compat::attention_with_lse(q, k.narrow(2, 50, 46), v.narrow(2, 50, 46));
+    const at::Tensor lse = at::logaddexp(lse_a, lse_b);
+    const at::Tensor merged = a.to(at::kFloat) * at::exp(lse_a - lse).unsqueeze(-1) +
+                              b.to(at::kFloat) * at::exp(lse_b - lse).unsqueeze(-1);
+    const double tolerance = device.is_cuda() ? 2e-2 : 1e-5;
+    EXPECT_LE(((merged - full).abs().max() / full.abs().max()).item<double>(), tolerance) << device;
+    // A query that sees no key: output 0 and log-sum-exp -inf (merging it changes nothing).
+    const at::Tensor none = at::zeros({96}, at::TensorOptions().dtype(at::kBool).device(device));
+    const auto [z, lse_z] = compat::attention_with_lse(q, k, v, none);
+    EXPECT_EQ(z.abs().max().item<double>(), 0.0);
+    EXPECT_TRUE(lse_z.isinf().all().item<bool>());
+  }
+}
+
 struct AttentionCase {
   int sp, ulysses, ring;
   int64_t grid_h;  // token rows (grid_w 3)
