@@ -112,9 +112,10 @@ int run_rank_main(RankContext& ctx, const CliArgs& args, const RunSettings& sett
     if (args.given("reference")) reference = read_reference(args.str("reference"));
     const RankCoords coords = ctx.coords();
     models->set_dit_tensor_parallel(coords.tp_rank, layout.tp());
+    if (settings.strategy == ArStrategy::Tp) models->set_ar_tensor_parallel(&ctx.group(GroupKind::Tp));
     GlmImageModels::Which which;
     // Only the ranks that run the AR hold it.
-    which.ar = ctx.rank() == 0 || settings.strategy == ArStrategy::Replicated ||
+    which.ar = ctx.rank() == 0 || settings.strategy != ArStrategy::MainRank ||
                settings.fault == GlmImageFault::ArPerRankSeed ||
                (settings.fault == GlmImageFault::CfgRankSource && coords.cfg_rank == 0);
     which.vision = which.ar && params.reference_image.defined();

@@ -2,6 +2,7 @@
 // and Ring splits, cfg, the AR strategies; square and non-square; token rows that do not divide by
 // sp) passes every check against the single-rank run, and every fault mode is detected (exit 1,
 // the right check failed) or, where it could never fire, refused (exit 2).
+#include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -9,6 +10,7 @@
 #include <sstream>
 
 #include "pipeline/runtime/communicator.h"
+#include "png_image.h"
 #include "pipeline/runtime/posix_fs.h"
 #include "process_runner.h"
 #include "temp_dir.h"
@@ -137,6 +139,8 @@ TEST_F(RunCommand, EightRankLayouts) {
 TEST_F(RunCommand, ArStrategies) {
   expect_layout_passes(kWide, {"--world-size", "4", "--sp", "2", "--cfg", "2", "--ar-strategy", "replicated"});
   expect_layout_passes(kWide, {"--world-size", "4", "--tp", "2", "--sp", "2", "--ar-strategy", "main-rank"});
+  expect_layout_passes(kWide, {"--world-size", "2", "--tp", "2", "--ar-strategy", "tp"});
+  expect_layout_passes(kTall, {"--world-size", "8", "--tp", "2", "--sp", "2", "--cfg", "2", "--ar-strategy", "tp"});
 }
 
 TEST_F(RunCommand, EveryFaultModeIsDetected) {
@@ -159,6 +163,27 @@ TEST_F(RunCommand, AFaultThatCouldNeverFireIsRefused) {
   EXPECT_NE(r.output.find("ring-prefix-no-rotate needs ring > 1"), std::string::npos) << r.output;
   const auto greedy = run_glmh(kWide, {"--world-size", "2", "--sp", "2", "--fault", "ar-per-rank-seed", "--greedy"}, out);
   EXPECT_EQ(greedy.exit_code, 2) << greedy.output;
+}
+
+// Image to image: the reference image's DiT KV cache is a keys-only prefix of every rank's
+// attention (parallelism.md §4's [risk]: q and k differ in length), under Ulysses, Ring and TP.
+TEST_F(RunCommand, ImageToImageUnderSequenceAndTensorParallelism) {
+  const std::string ref_png = dir_->path() + "/i2i-ref.png";
+  write_png(ref_png, (at::arange(512 * 512 * 3, at::kLong).view({512, 512, 3}) * 37 % 251).to(at::kByte));
+  const std::string single = dir_->path() + "/i2i-single";
+  const auto r = run_glmh(kWide, {"--world-size", "1", "--image", ref_png}, single);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  for (std::vector<std::string> layout : {std::vector<std::string>{"--world-size", "2", "--sp", "2"},
+                                          {"--world-size", "2", "--sp", "2", "--ring", "2"},
+                                          {"--world-size", "4", "--tp", "2", "--sp", "2", "--cfg", "1"}}) {
+    const std::string out = dir_->path() + "/i2i-" + std::to_string(counter_++);
+    layout.insert(layout.end(), {"--image", ref_png, "--reference", single});
+    const auto run = run_glmh(kWide, layout, out);
+    EXPECT_EQ(run.exit_code, 0) << run.output;
+    const auto checks = read_results(out + "/results.csv");
+    ASSERT_TRUE(checks.count("output_parity")) << run.output;
+    EXPECT_EQ(checks.at("output_parity").first, "pass") << checks.at("output_parity").second;
+  }
 }
 
 TEST_F(RunCommand, WithoutAReferenceTheLauncherRunsTheSingleRankRunFirst) {

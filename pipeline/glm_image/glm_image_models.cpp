@@ -1,6 +1,7 @@
 #include "glm_image_models.h"
 
 #include "pipeline/checkpoint/parameter_table.h"
+#include "pipeline/runtime/communicator.h"
 
 namespace glmh {
 
@@ -22,7 +23,13 @@ void GlmImageModels::preload(Which which) {
 
 const GlmImageTextModel& GlmImageModels::ar() {
   if (!ar_) ar_.emplace(GlmImageTextModel::load(source_.component("vision_language_encoder"), device_, dtype_));
+  if (ar_tp_ && ar_->tp_size() != ar_tp_->size()) ar_.emplace(ar_->shard_for_tp(*ar_tp_));
   return *ar_;
+}
+
+void GlmImageModels::set_ar_tensor_parallel(Communicator* tp) {
+  if (ar_ && ar_->tp_size() != 1) throw std::logic_error("the AR model is already sharded for tensor parallelism");
+  ar_tp_ = tp && tp->size() > 1 ? tp : nullptr;
 }
 
 const GlmImageTokenIds& GlmImageModels::token_ids() {

@@ -22,6 +22,8 @@
 
 namespace glmh {
 
+class Communicator;
+
 class GlmImageModels {
  public:
   GlmImageModels(ModelSource source, const c10::Device& device, c10::ScalarType dtype);
@@ -35,7 +37,9 @@ class GlmImageModels {
   };
   void preload(Which which);
 
+  // The AR model, or this rank's TP shard of it once set_ar_tensor_parallel was called.
   const GlmImageTextModel& ar();
+  void set_ar_tensor_parallel(Communicator* tp);
   const GlmImageTokenIds& token_ids();
   const GlmImageVisionEncoder& vision();  // image to image only
   const BpeTokenizer& tokenizer();
@@ -54,6 +58,7 @@ class GlmImageModels {
   c10::Device device_;
   c10::ScalarType dtype_;
   std::optional<GlmImageTextModel> ar_;
+  Communicator* ar_tp_ = nullptr;
   std::optional<GlmImageTokenIds> token_ids_;
   std::optional<GlmImageVisionEncoder> vision_;
   std::optional<BpeTokenizer> tokenizer_;

@@ -7,9 +7,10 @@ namespace glmh {
 
 namespace {
 
-constexpr std::array<std::pair<ArStrategy, const char*>, 2> kStrategies{{
+constexpr std::array<std::pair<ArStrategy, const char*>, 3> kStrategies{{
     {ArStrategy::MainRank, "main-rank"},
     {ArStrategy::Replicated, "replicated"},
+    {ArStrategy::Tp, "tp"},
 }};
 
 constexpr std::array<std::pair<GlmImageFault, const char*>, 6> kFaults{{

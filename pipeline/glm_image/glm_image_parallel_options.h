@@ -20,6 +20,7 @@ class Request;
 enum class ArStrategy {
   MainRank,    // world rank 0 generates; the request reaches every rank (upstream's fix)
   Replicated,  // every rank generates from the same seed: correct only while numerics agree
+  Tp,          // every TP group runs the AR model tensor-parallel; all its ranks sample the same token
 };
 
 enum class GlmImageFault {
@@ -36,7 +37,7 @@ const char* fault_name(GlmImageFault f);
 // Parse a command-line name; std::nullopt for an unknown one.
 std::optional<ArStrategy> parse_ar_strategy(const std::string& name);
 std::optional<GlmImageFault> parse_fault(const std::string& name);
-std::string all_ar_strategy_names();  // "main-rank, replicated"
+std::string all_ar_strategy_names();  // "main-rank, replicated, tp"
 std::string all_fault_names();
 
 // Why `fault` could never fire on `layout` ("" when it can): a fault that cannot fire would make

@@ -36,8 +36,9 @@ class GlmImageArStage final : public Stage {
       case GlmImageFault::CfgRankSource: return StageParallelism::Replicated;
       default: break;
     }
-    return o_.ar_strategy == ArStrategy::Replicated ? StageParallelism::Replicated
-                                                    : StageParallelism::MainRankOnlyAndSendToOthers;
+    // tp: every rank runs the body, each TP group as one AR model.
+    return o_.ar_strategy == ArStrategy::MainRank ? StageParallelism::MainRankOnlyAndSendToOthers
+                                                  : StageParallelism::Replicated;
   }
 
   void run(Request& r, RankContext& ctx) override {

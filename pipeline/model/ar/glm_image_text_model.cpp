@@ -9,6 +9,8 @@
 
 #include "pipeline/checkpoint/component_checkpoint.h"
 #include "pipeline/checkpoint/parameter_table.h"
+#include "pipeline/parallel/ar_tensor_parallel.h"
+#include "pipeline/runtime/communicator.h"
 #include "pipeline/runtime/torch_compat.h"
 #include "ar_kv_cache.h"
 
@@ -110,6 +112,39 @@ GlmImageTextModel GlmImageTextModel::load(const ComponentCheckpoint& ckpt, const
   return m;
 }
 
+GlmImageTextModel GlmImageTextModel::shard_for_tp(Communicator& tp) const {
+  if (tp_size_ != 1) throw std::logic_error("the AR model is already sharded for tensor parallelism");
+  GlmImageTextModel m;
+  m.config_ = config_;
+  m.params_ = shard_ar_parameters_for_tp(params_, config_, tp.rank(), tp.size());
+  m.config_.head_dim = config_.head_size();  // fixed before the head count becomes local
+  m.config_.num_attention_heads /= tp.size();
+  m.config_.num_key_value_heads /= tp.size();
+  m.config_.intermediate_size /= tp.size();
+  m.tp_ = &tp;
+  m.tp_rank_ = tp.rank();
+  m.tp_size_ = tp.size();
+  return m;
+}
+
+at::Tensor GlmImageTextModel::embed(const at::Tensor& input_ids) const {
+  const at::Tensor& table = p(kPrefix + "embed_tokens.weight");
+  if (tp_size_ == 1) return at::embedding(table, input_ids);
+  // Vocabulary-parallel: this rank's rows [first, first + n); other ids contribute zeros.
+  const int64_t n = table.size(0), first = tp_rank_ * n;
+  const at::Tensor local = input_ids - first;
+  const at::Tensor mine = (local >= 0) & (local < n);
+  at::Tensor h = at::embedding(table, local.clamp(0, n - 1)) * mine.unsqueeze(-1).to(table.scalar_type());
+  tp_->all_reduce(h);
+  return h;
+}
+
+at::Tensor GlmImageTextModel::row_parallel(const at::Tensor& x, const std::string& weight) const {
+  at::Tensor y = at::linear(x, p(weight));
+  if (tp_size_ > 1) tp_->all_reduce(y);
+  return y;
+}
+
 at::Tensor GlmImageTextModel::rms_norm(const at::Tensor& x, const std::string& weight) const {
   const at::Tensor xf = x.to(at::kFloat);
   return p(weight) * (xf * at::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + config_.rms_norm_eps)).to(x.scalar_type());
@@ -119,7 +154,17 @@ at::Tensor GlmImageTextModel::forward(const at::Tensor& input_ids, const at::Ten
   return logits(hidden_states(input_ids, position_ids));
 }
 
-at::Tensor GlmImageTextModel::logits(const at::Tensor& hidden) const { return at::linear(hidden, p("lm_head.weight")); }
+at::Tensor GlmImageTextModel::logits(const at::Tensor& hidden) const {
+  const at::Tensor local = at::linear(hidden, p("lm_head.weight"));
+  if (tp_size_ == 1) return local;
+  // Every rank's vocabulary slice, gathered along the vocabulary (all_gather stacks dim 0).
+  const at::Tensor slices = local.movedim(-1, 0).contiguous();
+  auto sizes = slices.sizes().vec();
+  sizes[0] *= tp_size_;
+  at::Tensor all = at::empty(sizes, slices.options());
+  tp_->all_gather(all, slices);
+  return all.movedim(0, -1);
+}
 
 at::Tensor GlmImageTextModel::hidden_states(const at::Tensor& input_ids, const at::Tensor& position_ids,
                                             ArKvCache* cache) const {
@@ -130,7 +175,7 @@ at::Tensor GlmImageTextModel::hidden_states(const at::Tensor& input_ids, const a
   if (decode && seq != 1)
     throw std::invalid_argument("GlmImageTextModel: a cached forward takes one token after the prefill, got " +
                                 std::to_string(seq));
-  at::Tensor h = at::embedding(p(kPrefix + "embed_tokens.weight"), input_ids);
+  at::Tensor h = embed(input_ids);
   const c10::ScalarType dtype = h.scalar_type();
   auto [cos, sin] = mrope_cos_sin(c, position_ids);
   cos = cos.to(dtype).unsqueeze(1);  // [B, 1, S, rot]
@@ -163,9 +208,9 @@ at::Tensor GlmImageTextModel::hidden_states(const at::Tensor& input_ids, const a
       attn = compat::causal_attention(q, expand(k), expand(v));
     }
     attn = attn.transpose(1, 2).reshape({batch, seq, heads * hd});
-    h = h + rms_norm(linear(attn, l + "self_attn.o_proj", false), l + "post_self_attn_layernorm.weight");
+    h = h + rms_norm(row_parallel(attn, l + "self_attn.o_proj.weight"), l + "post_self_attn_layernorm.weight");
     const auto gate_up = linear(rms_norm(h, l + "post_attention_layernorm.weight"), l + "mlp.gate_up_proj", false).chunk(2, -1);
-    const at::Tensor mlp = linear(gate_up[1] * at::silu(gate_up[0]), l + "mlp.down_proj", false);
+    const at::Tensor mlp = row_parallel(gate_up[1] * at::silu(gate_up[0]), l + "mlp.down_proj.weight");
     h = h + rms_norm(mlp, l + "post_mlp_layernorm.weight");
   }
   if (cache) cache->advance(seq);

@@ -58,10 +58,18 @@ std::map<std::string, std::vector<int64_t>> glm_image_text_parameter_shapes(cons
 std::pair<at::Tensor, at::Tensor> mrope_cos_sin(const GlmImageTextConfig& config, const at::Tensor& position_ids);
 
 class ArKvCache;
+class Communicator;
 
 class GlmImageTextModel {
  public:
   static GlmImageTextModel load(const ComponentCheckpoint& checkpoint, const c10::Device& device, c10::ScalarType dtype);
+  // This rank's tensor-parallel shard over `tp` (see ar_tensor_parallel.h); it keeps `tp` for its
+  // collectives, so every forward is collective over the group. Its config() holds the local
+  // head, KV-head and MLP sizes (the vocabularies stay whole: lookups and logits are completed by
+  // the group).
+  GlmImageTextModel shard_for_tp(Communicator& tp) const;
+  int64_t tp_size() const { return tp_size_; }
+
   const GlmImageTextConfig& config() const { return config_; }
   c10::ScalarType dtype() const { return p("lm_head.weight").scalar_type(); }
   // input_ids [B, S], position_ids [3, B, S] -> logits over the vision vocabulary [B, S, V], causal.
@@ -76,9 +84,14 @@ class GlmImageTextModel {
  private:
   const at::Tensor& p(const std::string& name) const { return params_.at(name); }
   at::Tensor rms_norm(const at::Tensor& x, const std::string& weight) const;
+  at::Tensor embed(const at::Tensor& input_ids) const;
+  // A row-parallel product completed over the TP group (no bias: GLM's o_proj and down_proj have none).
+  at::Tensor row_parallel(const at::Tensor& x, const std::string& weight) const;
 
   GlmImageTextConfig config_;
   std::map<std::string, at::Tensor> params_;
+  Communicator* tp_ = nullptr;
+  int64_t tp_rank_ = 0, tp_size_ = 1;
 };
 
 }  // namespace glmh
