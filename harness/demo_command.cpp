@@ -6,6 +6,9 @@
 #include <iostream>
 #include <sstream>
 
+#include "checks/check_result.h"
+#include "checks/request_equality_check.h"
+#include "checks/token_equality_check.h"
 #include "exit_codes.h"
 #include "fault_injection.h"
 #include "multi_rank_command.h"
@@ -19,14 +22,6 @@ namespace glmh {
 namespace {
 
 constexpr double kParityTolerance = 1e-5;  // fp32: max|out - ref| / max|ref|
-
-struct CheckResult {
-  std::string name;
-  bool passed;
-  double value;
-  double threshold;
-  std::string detail;
-};
 
 std::vector<OptionSpec> demo_option_specs() {
   auto specs = runtime_option_specs();
@@ -56,59 +51,6 @@ demo::DemoConfig config_from(const CliArgs& a) {
   return c;
 }
 
-// Each rank's text, on every rank, in rank order (checks only: one broadcast per rank).
-std::vector<std::string> gather_strings(Communicator& group, const std::string& mine) {
-  std::vector<std::string> all;
-  for (int r = 0; r < group.size(); ++r) all.push_back(group.broadcast_bytes(r == group.rank() ? mine : "", r));
-  return all;
-}
-
-// parallelism.md §7.1: right after the send stage every rank's request equals rank 0's, field by
-// field. Rank 0's request (the actual bytes, not a hash) goes to every rank, which compares.
-CheckResult request_equality(const std::string& snapshot, RankContext& ctx) {
-  Communicator& world = ctx.group(GroupKind::World);
-  const std::string reference = world.broadcast_bytes(snapshot, 0);
-  const Request theirs = Request::deserialize(reference, ctx.device());
-  const Request mine = Request::deserialize(snapshot, ctx.device());
-  const auto diff = mine.differences(theirs, /*compare_timings=*/true);
-  const auto reports = gather_strings(world, diff.empty() ? "" : diff.front() +
-                                                  (diff.size() > 1 ? " (+" + std::to_string(diff.size() - 1) + " more)" : ""));
-  std::string detail;
-  int count = 0;
-  for (int r = 0; r < world.size(); ++r) {
-    if (reports[r].empty()) continue;
-    ++count;
-    detail += (detail.empty() ? "" : "; ") + std::string("rank ") + std::to_string(r) + ": " + reports[r];
-  }
-  return {"request_equality", count == 0, double(count), 0.0,
-          count == 0 ? "request after the send stage identical field by field on all " +
-                           std::to_string(world.size()) + " ranks"
-                     : "differs from rank 0 on " + detail};
-}
-
-// Every rank's prior tokens right after the send stage, gathered: each rank compares each row
-// with rank 0's.
-CheckResult token_equality(const Request& r, RankContext& ctx) {
-  Communicator& world = ctx.group(GroupKind::World);
-  const at::Tensor mine = r.tensor("prior_token_ids").contiguous();
-  at::Tensor all = at::empty({world.size(), mine.numel()}, mine.options());
-  world.all_gather(all, mine.view({-1}));
-  ctx.synchronize_device();
-  const at::Tensor rows = all.cpu();
-  std::string differing;
-  int count = 0;
-  for (int rank = 1; rank < world.size(); ++rank) {
-    if (at::equal(rows[rank], rows[0])) continue;
-    ++count;
-    const int64_t n = (rows[rank] != rows[0]).sum().item<int64_t>();
-    differing += (differing.empty() ? "" : "; ") + std::string("rank ") + std::to_string(rank) +
-                 ": " + std::to_string(n) + " of " + std::to_string(mine.numel()) + " tokens";
-  }
-  return {"token_equality", count == 0, double(count), 0.0,
-          count == 0 ? "prior tokens identical on all " + std::to_string(world.size()) + " ranks"
-                     : "differ from rank 0 on " + differing};
-}
-
 // Each rank's final latents against the single-rank reference computed from its own inputs;
 // the worst relative error over ranks is the value.
 CheckResult output_parity(const Request& r, RankContext& ctx, const demo::DemoConfig& c) {
@@ -129,7 +71,7 @@ CheckResult output_parity(const Request& r, RankContext& ctx, const demo::DemoCo
   std::ostringstream detail;
   detail << "max |latents - reference| / max |reference| = " << std::setprecision(3) << value
          << " (worst on rank " << int(holder.item<double>()) << ")";
-  return {"output_parity", value <= kParityTolerance, value, kParityTolerance, detail.str()};
+  return CheckResult::pass_or_fail("output_parity", value <= kParityTolerance, value, kParityTolerance, detail.str());
 }
 
 std::string format_seconds(double s) {
@@ -144,7 +86,7 @@ void write_report(const std::string& dir, RankContext& ctx, const RankEnvironmen
   std::ostringstream csv, md;
   csv << "kind,name,status,value,threshold,detail\n";
   for (const auto& c : checks)
-    csv << "check," << c.name << "," << (c.passed ? "pass" : "fail") << "," << c.value << ","
+    csv << "check," << c.name << "," << status_name(c.status) << "," << c.value << ","
         << c.threshold << "," << csv_cell(c.detail) << "\n";
   const at::Tensor max_s = std::get<0>(stage_seconds.max(0));
 
@@ -160,7 +102,7 @@ void write_report(const std::string& dir, RankContext& ctx, const RankEnvironmen
   md << "| NCCL environment | " << md_cell(nccl_environment()) << " |\n\n";
   md << "## Checks\n\n| check | status | value | threshold | detail |\n|---|---|---|---|---|\n";
   for (const auto& c : checks)
-    md << "| " << c.name << " | " << (c.passed ? "pass" : "**FAIL**") << " | " << c.value << " | "
+    md << "| " << c.name << " | " << (c.failed() ? "**FAIL**" : status_name(c.status)) << " | " << c.value << " | "
        << c.threshold << " | " << md_cell(c.detail) << " |\n";
   md << "\n## Stages\n\nWall clock per stage including the executor's broadcasts and barriers, "
         "max over ranks.\n\n| stage | parallelism | seconds (max over ranks) | seconds (rank 0) |\n"
@@ -194,10 +136,10 @@ int demo_rank_main(RankContext& ctx, const RankEnvironment& env, const CliArgs& 
 
   ctx.enter_stage("checks");
   const Request sent = Request::deserialize(after_send, ctx.device());
-  std::vector<CheckResult> checks{request_equality(after_send, ctx), token_equality(sent, ctx),
+  std::vector<CheckResult> checks{request_equality_check(after_send, ctx, /*compare_timings=*/true),
+                                  token_equality_check(sent.tensor("prior_token_ids"), ctx),
                                   output_parity(request, ctx, config)};
-  bool valid = true;
-  for (const auto& c : checks) valid = valid && c.passed;
+  const bool valid = !any_failed(checks);
 
   // Per-stage wall time of every rank, gathered for the report.
   const auto& records = executor.records();
@@ -213,7 +155,7 @@ int demo_rank_main(RankContext& ctx, const RankEnvironment& env, const CliArgs& 
 
   if (ctx.rank() == 0) {
     for (const auto& c : checks)
-      ctx.log().info("check ", c.name, ": ", c.passed ? "pass" : "FAIL", " — ", c.detail);
+      ctx.log().info("check ", c.name, ": ", c.failed() ? "FAIL" : status_name(c.status), " — ", c.detail);
     const std::string dir = args.str("reports") + "/" + (env.run_id.empty() ? "run" : env.run_id);
     write_report(dir, ctx, env, checks, records, all, valid);
     ctx.log().info("Result is : ", valid ? "VALID" : "INVALID", "; report in ", dir, "/summary.md");

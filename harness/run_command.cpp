@@ -2,6 +2,8 @@
 
 #include <ATen/ATen.h>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <iostream>
 #include <sstream>
@@ -38,7 +40,7 @@ std::vector<OptionSpec> run_option_specs() {
       {"fault", "F", "reproduce a known bug: " + all_fault_names(), "none"},
       {"reference", "DIR", "the single-rank run to compare with (a glmh run --world-size 1 --out DIR); "
                            "default: the launcher runs it first into OUT/reference", ""},
-      {"out", "DIR", "results.csv, latents.safetensors, prior_tokens.safetensors, image.png", ""},
+      {"out", "DIR", "results.csv, run.json, latents.safetensors, prior_tokens.safetensors, image.png", ""},
       {"help", "", "show this help", ""},
   };
   specs.insert(specs.end(), own.begin(), own.end());
@@ -80,6 +82,28 @@ std::string last_ar_stage(const GlmImageStageSet& set) {
   for (const auto& stage : set.stages)
     if (stage->name().rfind("glm_image.ar", 0) == 0) last = stage->name();
   return last;
+}
+
+// What the run was, for whoever reads the directory later: settings, layout, versions, verdict.
+void write_run_json(const std::string& dir, const RankContext& ctx, const CliArgs& args, const RunSettings& settings,
+                    const GlmImageModels& models, const std::vector<CheckResult>& checks) {
+  nlohmann::json j;
+  j["model"] = models.source().description();
+  j["dtype"] = models.dtype() == at::kBFloat16 ? "bf16" : "fp32";
+  j["device"] = ctx.device().str();
+  j["device_name"] = device_name(ctx.device().is_cuda() ? ctx.device().index() : -1);
+  j["backend"] = backend_name(ctx.backend());
+  const ParallelLayout& l = ctx.layout();
+  j["layout"] = {{"description", l.describe()}, {"world_size", l.world_size()}, {"tp", l.tp()}, {"sp", l.sp()},
+                 {"ulysses", l.ulysses()}, {"ring", l.ring()}, {"cfg", l.cfg()}};
+  j["ar_strategy"] = ar_strategy_name(settings.strategy);
+  j["fault"] = fault_name(settings.fault);
+  for (const char* key : {"prompt", "height", "width", "steps", "guidance", "seed", "reference"}) j["request"][key] = args.str(key);
+  j["glmh_revision"] = git_revision();
+  j["libtorch"] = torch_version();
+  j["nccl_environment"] = nccl_environment();
+  j["verdict"] = any_failed(checks) ? "INVALID" : "VALID";
+  write_file_atomically(dir + "/run.json", j.dump(2) + "\n");
 }
 
 void write_results(const std::string& dir, const std::vector<CheckResult>& checks,
@@ -197,6 +221,7 @@ int run_rank_main(RankContext& ctx, const CliArgs& args, const RunSettings& sett
     posix_fs::make_directories(out);
     if (stopped.empty()) write_run_outputs(out, request, "glmh run");
     write_results(out, checks, records, seconds);
+    write_run_json(out, ctx, args, settings, *models, checks);
     ctx.log().info("Result is : ", failed ? "INVALID" : "VALID", "; results in ", out, "/results.csv");
   }
   ctx.enter_stage("done");

@@ -136,7 +136,7 @@ TEST_F(GlmhProgram, ChecksFailOnDivergedTokensAndLatents) {
   const ProcessResult tokens = demo({"--world-size", "2", "--sp", "2", "--inject", "perturb:1:demo.prior"});
   EXPECT_EQ(tokens.exit_code, 1) << tokens.output;
   EXPECT_TRUE(contains(tokens.output, "check request_equality: FAIL")) << tokens.output;
-  EXPECT_TRUE(contains(tokens.output, "check token_equality: FAIL — differ from rank 0 on rank 1: 1 of 1024 tokens"))
+  EXPECT_TRUE(contains(tokens.output, "check token_equality: FAIL — rank 1: 1 of 1024 tokens differ from rank 0's"))
       << tokens.output;
   EXPECT_TRUE(contains(tokens.output, "Result is : INVALID")) << tokens.output;
   const ProcessResult latents = demo({"--world-size", "2", "--sp", "2", "--inject", "perturb:0:demo.denoise"});

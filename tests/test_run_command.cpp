@@ -87,7 +87,7 @@ class RunCommand : public ::testing::Test {
       ASSERT_TRUE(checks.count(name)) << label << ": no " << name << " row";
       EXPECT_EQ(checks.at(name).first, "pass") << label << ": " << name << ": " << checks.at(name).second;
     }
-    for (const char* file : {"/latents.safetensors", "/prior_tokens.safetensors", "/image.png"})
+    for (const char* file : {"/latents.safetensors", "/prior_tokens.safetensors", "/image.png", "/run.json"})
       EXPECT_TRUE(posix_fs::exists(out + file)) << label << ": " << file;
   }
 
@@ -134,6 +134,7 @@ TEST_F(RunCommand, FourRankLayouts) {
 TEST_F(RunCommand, EightRankLayouts) {
   expect_layout_passes(kTall, {"--world-size", "8", "--tp", "2", "--sp", "4"});
   expect_layout_passes(kWide, {"--world-size", "8", "--tp", "2", "--sp", "2", "--ring", "2", "--cfg", "2"});
+  expect_layout_passes(kTall, {"--world-size", "8", "--sp", "8", "--ulysses", "2", "--ring", "4"});  // 6 rows over 8
 }
 
 TEST_F(RunCommand, ArStrategies) {

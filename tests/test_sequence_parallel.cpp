@@ -132,9 +132,10 @@ TEST_F(SequenceParallelAttentionTest, UlyssesRingAndUspMatchFullAttentionWithThe
 }
 
 TEST_F(SequenceParallelAttentionTest, PaddingTokensAreHiddenWhenRowsDoNotDivide) {
-  // 5 token rows over 2, 3 and 4 ranks; with sp 4 one rank holds padding only.
+  // 5 token rows over 2, 3, 4 and 8 ranks; 2 rows over ring 4 and 5 over 8 leave ranks with
+  // padding only.
   for (const AttentionCase& c : {AttentionCase{2, 2, 1, 5}, AttentionCase{3, 1, 3, 5}, AttentionCase{4, 2, 2, 5},
-                                 AttentionCase{4, 1, 4, 2}})
+                                 AttentionCase{4, 1, 4, 2}, AttentionCase{8, 2, 4, 5}})
     expect_sp_attention_matches(c, false, true);
 }
 

@@ -49,7 +49,9 @@ std::string local_problems(const SpShardPlan& plan, const SpShards& mine, const 
     return "prior ids have " + std::to_string(mine.prior_ids.size(-1)) + " tokens, expected " + std::to_string(n) + " " + where;
   const at::Tensor ids = mine.prior_ids.cpu().reshape({-1});
   const int64_t real_ids = std::clamp<int64_t>(plan.tokens() - plan.first_token(), 0, n);
-  if (!at::equal(ids.narrow(0, 0, real_ids), whole.prior_ids.cpu().reshape({-1}).narrow(0, plan.first_token(), real_ids)) ||
+  // (A rank may hold padding only: then it has no real ids to compare.)
+  if ((real_ids > 0 &&
+       !at::equal(ids.narrow(0, 0, real_ids), whole.prior_ids.cpu().reshape({-1}).narrow(0, plan.first_token(), real_ids))) ||
       (real_ids < n && ids.narrow(0, real_ids, n - real_ids).abs().max().item<int64_t>() != 0))
     return "prior ids are not the slice for this rank's tokens " + where;
   return "";

@@ -5,20 +5,13 @@
 #include <stdexcept>
 
 #include "pipeline/model/ar/glm_image_text_model.h"
+#include "tp_slice.h"
 
 namespace glmh {
 
 namespace {
 
 bool contains(const std::string& s, const char* part) { return s.find(part) != std::string::npos; }
-
-at::Tensor slice_of(const at::Tensor& t, int64_t dim, int64_t rank, int64_t size, const std::string& name) {
-  if (t.size(dim) % size != 0)
-    throw std::invalid_argument("AR tensor '" + name + "': dimension " + std::to_string(dim) + " (" +
-                                std::to_string(t.size(dim)) + ") does not split over tp " + std::to_string(size));
-  const int64_t n = t.size(dim) / size;
-  return t.narrow(dim, rank * n, n).contiguous();
-}
 
 }  // namespace
 
@@ -33,12 +26,12 @@ std::map<std::string, at::Tensor> shard_ar_parameters_for_tp(const std::map<std:
   for (const auto& [name, t] : params) {
     if (contains(name, ".q_proj.") || contains(name, ".k_proj.") || contains(name, ".v_proj.") ||
         contains(name, "embed_tokens.") || name == "lm_head.weight") {
-      out[name] = slice_of(t, 0, rank, size, name);
+      out[name] = slice_for_tp(t, 0, rank, size, name);
     } else if (contains(name, ".o_proj.") || contains(name, ".down_proj.")) {
-      out[name] = slice_of(t, 1, rank, size, name);
+      out[name] = slice_for_tp(t, 1, rank, size, name);
     } else if (contains(name, ".gate_up_proj.")) {
       const auto halves = t.chunk(2, 0);  // [gate; up]
-      out[name] = at::cat({slice_of(halves[0], 0, rank, size, name), slice_of(halves[1], 0, rank, size, name)}, 0);
+      out[name] = at::cat({slice_for_tp(halves[0], 0, rank, size, name), slice_for_tp(halves[1], 0, rank, size, name)}, 0);
     } else {
       out[name] = t;
     }

@@ -4,20 +4,14 @@
 
 #include <stdexcept>
 
+#include "tp_slice.h"
+
 namespace glmh {
 
 namespace {
 
 bool ends_with(const std::string& s, const std::string& tail) {
   return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
-}
-
-at::Tensor slice_of(const at::Tensor& t, int64_t dim, int64_t rank, int64_t size, const std::string& name) {
-  if (t.size(dim) % size != 0)
-    throw std::invalid_argument("DiT tensor '" + name + "': dimension " + std::to_string(dim) + " (" +
-                                std::to_string(t.size(dim)) + ") does not split over tp " + std::to_string(size));
-  const int64_t n = t.size(dim) / size;
-  return t.narrow(dim, rank * n, n).contiguous();
 }
 
 }  // namespace
@@ -37,8 +31,8 @@ std::map<std::string, at::Tensor> shard_dit_parameters_for_tp(const std::map<std
   std::map<std::string, at::Tensor> out;
   for (const auto& [name, t] : params) {
     switch (dit_tp_split(name)) {
-      case TpSplit::Column: out[name] = slice_of(t, 0, rank, size, name); break;
-      case TpSplit::Row: out[name] = ends_with(name, ".weight") ? slice_of(t, 1, rank, size, name) : t; break;
+      case TpSplit::Column: out[name] = slice_for_tp(t, 0, rank, size, name); break;
+      case TpSplit::Row: out[name] = ends_with(name, ".weight") ? slice_for_tp(t, 1, rank, size, name) : t; break;
       case TpSplit::Replicated: out[name] = t; break;
     }
   }

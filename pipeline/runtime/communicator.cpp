@@ -162,7 +162,13 @@ std::unique_ptr<Communicator> Communicator::create(Rendezvous& rendezvous, const
         throw CommError("group '" + name + "': nccl works on CUDA tensors, not " + options.device.str());
       c10::cuda::set_device(options.device.index());
       auto opts = c10d::ProcessGroupNCCL::Options::create(/*is_high_priority_stream=*/false);
-      opts->timeout = options.timeout;
+      // glmh's own bounded device waits (device_sync.h) must fire before c10d's watchdog: on its
+      // timeout the watchdog aborts the communicator, and an abort while a collective's kernel
+      // still spins (a peer never joined) can block the whole process behind the device: the
+      // suspected cause of a stalled-rank run that outlived its 120 s limit on 2 GPUs (with both
+      // timeouts at 10 s the watchdog, counting from the enqueue, fired first). glmh exits at
+      // once on its own error.
+      opts->timeout = 2 * options.timeout + std::chrono::minutes(1);
       impl->nccl = c10::make_intrusive<c10d::ProcessGroupNCCL>(store, impl->rank, size, opts);
       compat::nccl_eager_init(*impl->nccl, options.device);
       impl->pg = impl->nccl;
