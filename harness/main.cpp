@@ -9,6 +9,7 @@
 #include "forward_command.h"
 #include "generate_command.h"
 #include "run_command.h"
+#include "validate_command.h"
 #include "checkpoint_command.h"
 #include "exit_codes.h"
 #include "report_files.h"
@@ -23,6 +24,7 @@ constexpr const char* kUsage =
     "  collectives  run and check every collective on every process group of a layout\n"
     "  generate     one GLM-Image request end to end: image.png, latents, prior tokens\n"
     "  run          GLM-Image under a parallel layout, checked against the single-rank run\n"
+    "  validate     every scenario of a scenario file with all checks; reports\n"
     "  forward      one model component's forward pass on tensors from a safetensors file\n"
     "  checkpoint   'checkpoint init': write a preset as a checkpoint in the upstream layout\n"
     "  version      print glmh's revision, libtorch version and collective backends\n"
@@ -48,6 +50,7 @@ int main(int argc, char** argv) {
   if (command == "forward") return glmh::forward_command(args);
   if (command == "generate") return glmh::generate_command(args);
   if (command == "run") return glmh::run_command(args);
+  if (command == "validate") return glmh::validate_command(args);
   if (command == "checkpoint") return glmh::checkpoint_command(args);
   if (command == "version") {
     std::cout << "glmh " << glmh::git_revision() << ", libtorch " << glmh::torch_version()

@@ -40,6 +40,9 @@ std::vector<OptionSpec> run_option_specs() {
       {"fault", "F", "reproduce a known bug: " + all_fault_names(), "none"},
       {"reference", "DIR", "the single-rank run to compare with (a glmh run --world-size 1 --out DIR); "
                            "default: the launcher runs it first into OUT/reference", ""},
+      {"latent-tolerance", "X", "fp32 parity: max |latents - single-rank| / max |single-rank| allowed", "1e-4"},
+      {"min-cosine", "X", "bf16 parity: least cosine of the latents with the single-rank latents", "0.999"},
+      {"min-psnr", "DB", "least PSNR of the image against the single-rank image", "40"},
       {"out", "DIR", "results.csv, run.json, latents.safetensors, prior_tokens.safetensors, image.png", ""},
       {"help", "", "show this help", ""},
   };
@@ -200,7 +203,11 @@ int run_rank_main(RankContext& ctx, const CliArgs& args, const RunSettings& sett
         "output_parity", ctx.world_size() == 1 ? "this is the single-rank run" : "no single-rank reference given"));
   } else {
     const at::Tensor image = request.has(field::kImage) ? request.tensor(field::kImage) : at::Tensor();
-    for (auto& c : output_parity_checks(request.tensor(field::kLatents), image, reference, bf16, ctx))
+    ParityThresholds thresholds;
+    thresholds.latent_tolerance = args.real("latent-tolerance");
+    thresholds.min_cosine = args.real("min-cosine");
+    thresholds.min_psnr_db = args.real("min-psnr");
+    for (auto& c : output_parity_checks(request.tensor(field::kLatents), image, reference, bf16, thresholds, ctx))
       checks.push_back(std::move(c));
   }
 
@@ -319,7 +326,8 @@ int run_command(const std::vector<std::string>& raw_args) {
   if (launcher && degrees_from(args).world_size > 1 && !args.given("reference")) {
     const std::string reference_dir = args.str("out") + "/reference";
     std::vector<std::string> single = without_options(
-        raw_args, {"world-size", "tp", "sp", "ulysses", "ring", "cfg", "fault", "ar-strategy", "out", "reference"}, specs);
+        raw_args, {"world-size", "tp", "sp", "ulysses", "ring", "cfg", "fault", "ar-strategy", "out", "reference",
+                   "latent-tolerance", "min-cosine", "min-psnr"}, specs);
     single.insert(single.end(), {"--out", reference_dir});
     RankLog().info("run: the single-rank reference first, into ", reference_dir);
     const CliArgs single_args = CliArgs::parse("run", specs, single);

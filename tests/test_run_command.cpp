@@ -1,8 +1,8 @@
-// glmh run, the program, on the tiny preset over Gloo: every parallel layout (tp, sp with Ulysses
-// and Ring splits, cfg, the AR strategies; square and non-square; token rows that do not divide by
-// sp) passes every check against the single-rank run, and every fault mode is detected (exit 1,
-// the right check failed) or, where it could never fire, refused (exit 2).
-#include <ATen/ATen.h>
+// glmh run, the program, on the tiny preset over Gloo: a layout's run and its files, every fault
+// mode detected by the check it exists for (exit 1, with the expected words), a fault that could
+// never fire refused (exit 2), and the launcher's own single-rank reference. The whole layout
+// matrix (tp, sp with Ulysses/Ring/USP, cfg, AR strategies, padding, image to image) runs in CI
+// through glmh validate on scenarios/ci.csv (the GlmhValidate.CiScenarios test).
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -10,7 +10,6 @@
 #include <sstream>
 
 #include "pipeline/runtime/communicator.h"
-#include "png_image.h"
 #include "pipeline/runtime/posix_fs.h"
 #include "process_runner.h"
 #include "temp_dir.h"
@@ -24,8 +23,8 @@ struct Size {
   int height, width;
   std::string name() const { return std::to_string(height) + "x" + std::to_string(width); }
 };
-// Tiny preset, 16 pixels per token row: 64x96 has 4 token rows, 96x64 has 6, 64x64 has 4.
-const Size kWide{64, 96}, kTall{96, 64}, kSquare{64, 64};
+// Tiny preset, 16 pixels per token row: 64x96 has 4 token rows, 96x64 has 6.
+const Size kWide{64, 96}, kTall{96, 64};
 
 // status and detail of each check in results.csv
 std::map<std::string, std::pair<std::string, std::string>> read_results(const std::string& path) {
@@ -51,7 +50,7 @@ class RunCommand : public ::testing::Test {
   static void SetUpTestSuite() {
     if (!backend_available(CommBackend::Gloo)) return;
     dir_ = new testing::TempDir();
-    for (const Size& size : {kWide, kTall, kSquare}) {
+    for (const Size& size : {kWide, kTall}) {
       const auto r = run_glmh(size, {"--world-size", "1"}, reference(size));
       ASSERT_EQ(r.exit_code, 0) << r.output;
     }
@@ -110,38 +109,8 @@ class RunCommand : public ::testing::Test {
 testing::TempDir* RunCommand::dir_ = nullptr;
 int RunCommand::counter_ = 0;
 
-TEST_F(RunCommand, TwoRankLayouts) {
-  expect_layout_passes(kWide, {"--world-size", "2", "--tp", "2"});
-  expect_layout_passes(kWide, {"--world-size", "2", "--sp", "2"});
-  expect_layout_passes(kWide, {"--world-size", "2", "--sp", "2", "--ring", "2"});
-  expect_layout_passes(kWide, {"--world-size", "2", "--cfg", "2"});
-  expect_layout_passes(kSquare, {"--world-size", "2", "--sp", "2", "--ring", "2"});
-}
-
-TEST_F(RunCommand, RowsThatDoNotDivideBySp) {
-  expect_layout_passes(kWide, {"--world-size", "3", "--sp", "3", "--ring", "3"});   // 4 rows over 3
-  expect_layout_passes(kTall, {"--world-size", "4", "--sp", "4"});                  // 6 rows over ulysses 4
-  expect_layout_passes(kTall, {"--world-size", "4", "--sp", "4", "--ring", "4"});   // 6 rows over ring 4
-}
-
-TEST_F(RunCommand, FourRankLayouts) {
-  expect_layout_passes(kWide, {"--world-size", "4", "--sp", "4", "--ulysses", "2", "--ring", "2"});
-  expect_layout_passes(kWide, {"--world-size", "4", "--tp", "2", "--sp", "2"});
-  expect_layout_passes(kWide, {"--world-size", "4", "--tp", "2", "--cfg", "2"});
-  expect_layout_passes(kWide, {"--world-size", "4", "--sp", "2", "--cfg", "2"});
-}
-
-TEST_F(RunCommand, EightRankLayouts) {
-  expect_layout_passes(kTall, {"--world-size", "8", "--tp", "2", "--sp", "4"});
-  expect_layout_passes(kWide, {"--world-size", "8", "--tp", "2", "--sp", "2", "--ring", "2", "--cfg", "2"});
-  expect_layout_passes(kTall, {"--world-size", "8", "--sp", "8", "--ulysses", "2", "--ring", "4"});  // 6 rows over 8
-}
-
-TEST_F(RunCommand, ArStrategies) {
-  expect_layout_passes(kWide, {"--world-size", "4", "--sp", "2", "--cfg", "2", "--ar-strategy", "replicated"});
-  expect_layout_passes(kWide, {"--world-size", "4", "--tp", "2", "--sp", "2", "--ar-strategy", "main-rank"});
-  expect_layout_passes(kWide, {"--world-size", "2", "--tp", "2", "--ar-strategy", "tp"});
-  expect_layout_passes(kTall, {"--world-size", "8", "--tp", "2", "--sp", "2", "--cfg", "2", "--ar-strategy", "tp"});
+TEST_F(RunCommand, ALayoutPassesEveryCheckAndWritesItsFiles) {
+  expect_layout_passes(kTall, {"--world-size", "4", "--tp", "2", "--sp", "2", "--ring", "2"});
 }
 
 TEST_F(RunCommand, EveryFaultModeIsDetected) {
@@ -164,27 +133,6 @@ TEST_F(RunCommand, AFaultThatCouldNeverFireIsRefused) {
   EXPECT_NE(r.output.find("ring-prefix-no-rotate needs ring > 1"), std::string::npos) << r.output;
   const auto greedy = run_glmh(kWide, {"--world-size", "2", "--sp", "2", "--fault", "ar-per-rank-seed", "--greedy"}, out);
   EXPECT_EQ(greedy.exit_code, 2) << greedy.output;
-}
-
-// Image to image: the reference image's DiT KV cache is a keys-only prefix of every rank's
-// attention (parallelism.md §4's [risk]: q and k differ in length), under Ulysses, Ring and TP.
-TEST_F(RunCommand, ImageToImageUnderSequenceAndTensorParallelism) {
-  const std::string ref_png = dir_->path() + "/i2i-ref.png";
-  write_png(ref_png, (at::arange(512 * 512 * 3, at::kLong).view({512, 512, 3}) * 37 % 251).to(at::kByte));
-  const std::string single = dir_->path() + "/i2i-single";
-  const auto r = run_glmh(kWide, {"--world-size", "1", "--image", ref_png}, single);
-  ASSERT_EQ(r.exit_code, 0) << r.output;
-  for (std::vector<std::string> layout : {std::vector<std::string>{"--world-size", "2", "--sp", "2"},
-                                          {"--world-size", "2", "--sp", "2", "--ring", "2"},
-                                          {"--world-size", "4", "--tp", "2", "--sp", "2", "--cfg", "1"}}) {
-    const std::string out = dir_->path() + "/i2i-" + std::to_string(counter_++);
-    layout.insert(layout.end(), {"--image", ref_png, "--reference", single});
-    const auto run = run_glmh(kWide, layout, out);
-    EXPECT_EQ(run.exit_code, 0) << run.output;
-    const auto checks = read_results(out + "/results.csv");
-    ASSERT_TRUE(checks.count("output_parity")) << run.output;
-    EXPECT_EQ(checks.at("output_parity").first, "pass") << checks.at("output_parity").second;
-  }
 }
 
 TEST_F(RunCommand, WithoutAReferenceTheLauncherRunsTheSingleRankRunFirst) {

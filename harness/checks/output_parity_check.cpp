@@ -36,7 +36,8 @@ double psnr_db(const at::Tensor& image, const at::Tensor& reference) {
 }
 
 std::vector<CheckResult> output_parity_checks(const at::Tensor& latents, const at::Tensor& image,
-                                              const ParityReference& reference, bool bf16, RankContext& ctx) {
+                                              const ParityReference& reference, bool bf16,
+                                              const ParityThresholds& thresholds, RankContext& ctx) {
   Communicator& world = ctx.group(GroupKind::World);
   const at::Tensor out = latents.cpu().to(at::kDouble), ref = reference.latents.cpu().to(at::kDouble);
   const bool same_shape = out.sizes() == ref.sizes();
@@ -48,7 +49,7 @@ std::vector<CheckResult> output_parity_checks(const at::Tensor& latents, const a
     const std::vector<double> all = gather_values(world, err);
     const int w = worst_rank(all, true);
     results.push_back(CheckResult::pass_or_fail(
-        "output_parity", all[w] <= kFp32LatentTolerance, all[w], kFp32LatentTolerance,
+        "output_parity", all[w] <= thresholds.latent_tolerance, all[w], thresholds.latent_tolerance,
         same_shape ? "max |latents - single-rank| / max |single-rank| = " + number(all[w]) + " (worst on rank " +
                          std::to_string(w) + ")"
                    : shapes));
@@ -58,7 +59,7 @@ std::vector<CheckResult> output_parity_checks(const at::Tensor& latents, const a
     const std::vector<double> all = gather_values(world, cos);
     const int w = worst_rank(all, false);
     results.push_back(CheckResult::pass_or_fail(
-        "output_parity", all[w] >= kBf16LatentCosine, all[w], kBf16LatentCosine,
+        "output_parity", all[w] >= thresholds.min_cosine, all[w], thresholds.min_cosine,
         same_shape ? "cosine(latents, single-rank) = " + std::to_string(all[w]) + " (worst on rank " + std::to_string(w) + ")"
                    : shapes));
   }
@@ -77,11 +78,11 @@ std::vector<CheckResult> output_parity_checks(const at::Tensor& latents, const a
   if (!why.empty() && !bf16) {
     results.push_back(CheckResult::not_applicable(name, why));
   } else if (!why.empty()) {
-    results.push_back(CheckResult::pass_or_fail(name, false, 0, kBf16ImagePsnrDb, why));
+    results.push_back(CheckResult::pass_or_fail(name, false, 0, thresholds.min_psnr_db, why));
   } else {
     // 40 dB in both dtypes: in fp32 the latents agree to 1e-4, so pixels differ by rounding only.
     const std::string detail = "PSNR(image, single-rank image) = " + (std::isinf(psnr) ? "inf (identical)" : number(psnr) + " dB");
-    results.push_back(CheckResult::pass_or_fail(name, psnr >= kBf16ImagePsnrDb, psnr, kBf16ImagePsnrDb, detail));
+    results.push_back(CheckResult::pass_or_fail(name, psnr >= thresholds.min_psnr_db, psnr, thresholds.min_psnr_db, detail));
   }
   return results;
 }

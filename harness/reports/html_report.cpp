@@ -1,0 +1,120 @@
+#include <algorithm>
+#include <iomanip>
+#include <sstream>
+
+#include "report_writers.h"
+
+namespace glmh {
+
+namespace {
+
+std::string html_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+const char* kStageColors[] = {"#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1"};
+
+// Horizontal stacked bars: one per scenario, one segment per stage, on a common seconds axis.
+std::string stage_breakdown_svg(const std::vector<ScenarioOutcome>& outcomes) {
+  std::vector<std::string> stages;
+  double longest = 0;
+  for (const auto& o : outcomes) {
+    double total = 0;
+    for (const auto& [stage, seconds] : o.stage_seconds) {
+      total += seconds;
+      if (std::find(stages.begin(), stages.end(), stage) == stages.end()) stages.push_back(stage);
+    }
+    longest = std::max(longest, total);
+  }
+  if (longest <= 0) return "<p>No stage times (no scenario ran its stages).</p>";
+  const int label_w = 230, bar_w = 560, row_h = 22, top = 30;
+  const int height = top + int(outcomes.size()) * row_h + 60;
+  std::ostringstream svg;
+  svg << std::fixed << std::setprecision(1);
+  svg << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << label_w + bar_w + 120 << "\" height=\"" << height
+      << "\" font-family=\"sans-serif\" font-size=\"12\">\n";
+  svg << "<text x=\"0\" y=\"16\" font-weight=\"bold\">Stage breakdown per scenario (seconds, max over ranks)</text>\n";
+  for (size_t i = 0; i < outcomes.size(); ++i) {
+    const auto& o = outcomes[i];
+    const double y = top + double(i) * row_h;
+    svg << "<text x=\"" << label_w - 6 << "\" y=\"" << y + 15 << "\" text-anchor=\"end\">" << html_escape(o.scenario.name)
+        << "</text>\n";
+    double x = label_w, total = 0;
+    for (const auto& [stage, seconds] : o.stage_seconds) {
+      const size_t color = size_t(std::find(stages.begin(), stages.end(), stage) - stages.begin()) % 7;
+      const double w = seconds / longest * bar_w;
+      svg << "<rect x=\"" << x << "\" y=\"" << y + 3 << "\" width=\"" << std::max(w, 0.5) << "\" height=\"" << row_h - 6
+          << "\" fill=\"" << kStageColors[color] << "\"><title>" << html_escape(o.scenario.name + " " + stage) << ": "
+          << std::setprecision(4) << seconds << std::setprecision(1) << " s</title></rect>\n";
+      x += w;
+      total += seconds;
+    }
+    svg << "<text x=\"" << x + 4 << "\" y=\"" << y + 15 << "\">" << std::setprecision(3) << total << std::setprecision(1)
+        << " s</text>\n";
+  }
+  // Legend.
+  const double ly = top + double(outcomes.size()) * row_h + 20;
+  double lx = label_w;
+  for (size_t s = 0; s < stages.size(); ++s) {
+    svg << "<rect x=\"" << lx << "\" y=\"" << ly << "\" width=\"12\" height=\"12\" fill=\"" << kStageColors[s % 7]
+        << "\"/><text x=\"" << lx + 16 << "\" y=\"" << ly + 11 << "\">" << html_escape(stages[s]) << "</text>\n";
+    lx += 30 + 7.0 * double(stages[s].size());
+  }
+  svg << "</svg>\n";
+  return svg.str();
+}
+
+}  // namespace
+
+std::string report_html(const ReportContext& context, const std::vector<ScenarioOutcome>& outcomes) {
+  const auto reasons = invalid_reasons(outcomes);
+  std::ostringstream h;
+  h << "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>" << html_escape(context.title) << "</title>\n"
+    << "<style>body{font-family:sans-serif;margin:24px;color:#222}table{border-collapse:collapse;margin:8px 0 20px}"
+       "td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:left}th{background:#f3f3f3}"
+       ".pass{color:#1a7f37;font-weight:bold}.fail{color:#c62828;font-weight:bold}.na{color:#888}"
+       ".verdict{font-size:20px;margin:12px 0}</style></head><body>\n";
+  h << "<h1>" << html_escape(context.title) << "</h1>\n<p>run " << html_escape(context.run_id) << "</p>\n";
+  h << "<div class=\"verdict\">Result is : <span class=\"" << (reasons.empty() ? "pass\">VALID" : "fail\">INVALID")
+    << "</span></div>\n";
+  if (!reasons.empty()) {
+    h << "<ul>";
+    for (const auto& r : reasons) h << "<li>" << html_escape(r) << "</li>";
+    h << "</ul>\n";
+  }
+  h << "<table>";
+  for (const auto& [key, value] : context.facts)
+    h << "<tr><th>" << html_escape(key) << "</th><td>" << html_escape(value) << "</td></tr>";
+  h << "</table>\n<h2>Scenarios</h2>\n<table><tr><th>scenario</th><th>layout</th><th>AR</th><th>fault</th>"
+       "<th>expect</th><th>verdict</th><th>why</th><th>seconds</th></tr>\n";
+  for (const auto& o : outcomes) {
+    const Scenario& s = o.scenario;
+    h << "<tr><td>" << html_escape(s.name) << "</td><td>" << html_escape(s.layout_text()) << "</td><td>"
+      << html_escape(s.ar_strategy) << "</td><td>" << html_escape(s.fault) << "</td><td>" << s.expect
+      << "</td><td class=\"" << (o.passed ? "pass\">pass" : "fail\">FAIL") << "</td><td>" << html_escape(o.reason)
+      << "</td><td>" << std::fixed << std::setprecision(1) << o.seconds << "</td></tr>\n";
+  }
+  h << "</table>\n<h2>Stage breakdown</h2>\n" << stage_breakdown_svg(outcomes);
+  h << "<h2>Checks</h2>\n<table><tr><th>scenario</th><th>check</th><th>status</th><th>value</th><th>threshold</th>"
+       "<th>detail</th></tr>\n";
+  for (const auto& o : outcomes)
+    for (const auto& c : o.checks)
+      h << "<tr><td>" << html_escape(o.scenario.name) << "</td><td>" << html_escape(c.name) << "</td><td class=\""
+        << status_name(c.status) << "\">" << status_name(c.status) << "</td><td>" << std::defaultfloat
+        << std::setprecision(3) << c.value << "</td><td>" << c.threshold << "</td><td>" << html_escape(c.detail)
+        << "</td></tr>\n";
+  h << "</table>\n</body></html>\n";
+  return h.str();
+}
+
+}  // namespace glmh

@@ -1,0 +1,15 @@
+#include "pipeline/runtime/posix_fs.h"
+#include "report_files.h"
+#include "report_writers.h"
+
+namespace glmh {
+
+void write_reports(const std::string& dir, const ReportContext& context, const std::vector<ScenarioOutcome>& outcomes) {
+  posix_fs::make_directories(dir);
+  write_file_atomically(dir + "/results.csv", results_csv_text(outcomes));
+  write_file_atomically(dir + "/summary.md", summary_markdown(context, outcomes));
+  write_file_atomically(dir + "/report.html", report_html(context, outcomes));
+  write_file_atomically(dir + "/junit.xml", junit_xml(context, outcomes));
+}
+
+}  // namespace glmh

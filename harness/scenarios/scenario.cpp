@@ -1,0 +1,58 @@
+#include "scenario.h"
+
+#include <cstdint>
+#include <cstdio>
+
+namespace glmh {
+
+namespace {
+
+std::string number_text(double v) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.17g", v);
+  return text;
+}
+
+}  // namespace
+
+std::vector<std::string> Scenario::run_arguments() const {
+  std::vector<std::string> a = {"--model", model, "--prompt", prompt, "--height", std::to_string(height), "--width",
+                                std::to_string(width), "--steps", std::to_string(steps), "--guidance",
+                                number_text(guidance), "--seed", std::to_string(seed), "--device", device,
+                                "--world-size", std::to_string(world_size), "--tp", std::to_string(tp), "--sp",
+                                std::to_string(sp), "--cfg", std::to_string(cfg), "--ar-strategy", ar_strategy,
+                                "--fault", fault};
+  if (ulysses > 0) a.insert(a.end(), {"--ulysses", std::to_string(ulysses)});
+  if (ring > 0) a.insert(a.end(), {"--ring", std::to_string(ring)});
+  if (!dtype.empty()) a.insert(a.end(), {"--dtype", dtype});
+  if (!image.empty()) a.insert(a.end(), {"--image", image});
+  if (latent_tolerance) a.insert(a.end(), {"--latent-tolerance", number_text(*latent_tolerance)});
+  if (min_cosine) a.insert(a.end(), {"--min-cosine", number_text(*min_cosine)});
+  if (min_psnr) a.insert(a.end(), {"--min-psnr", number_text(*min_psnr)});
+  return a;
+}
+
+std::string Scenario::reference_key() const {
+  // Everything that defines the single-rank output, in a file-name-safe form plus a hash of the
+  // free text (prompt, image path).
+  const std::string text = prompt + "\n" + image;
+  uint64_t h = 1469598103934665603ull;  // FNV-1a
+  for (unsigned char c : text) h = (h ^ c) * 1099511628211ull;
+  char hash[17];
+  std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(h));
+  std::string key = model + "-" + task + "-" + std::to_string(height) + "x" + std::to_string(width) + "-s" +
+                    std::to_string(steps) + "-g" + number_text(guidance) + "-seed" + std::to_string(seed) + "-" +
+                    (dtype.empty() ? (device == "cuda" ? "bf16" : "fp32") : dtype) + "-" + device + "-" + hash;
+  for (char& c : key)
+    if (c == '/' || c == ' ') c = '_';
+  return key;
+}
+
+std::string Scenario::layout_text() const {
+  std::string s = "world " + std::to_string(world_size) + ": tp " + std::to_string(tp) + ", sp " + std::to_string(sp);
+  if (sp > 1) s += " (ulysses " + std::to_string(ulysses) + ", ring " + std::to_string(ring) + ")";
+  s += ", cfg " + std::to_string(cfg);
+  return s;
+}
+
+}  // namespace glmh

@@ -1,0 +1,27 @@
+// Reading a scenario file (scenarios/*.csv) with fast-cpp-csv-parser. Everything is checked before
+// anything runs: an unknown column, a bad value, a duplicate name, an impossible layout or a fault
+// that could never fire is a ScenarioFileError "FILE:LINE:COLUMN: what was expected".
+#pragma once
+
+#include <regex>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "scenario.h"
+
+namespace glmh {
+
+class ScenarioFileError : public std::invalid_argument {
+  using std::invalid_argument::invalid_argument;
+};
+
+// The columns, in documentation order.
+const std::vector<std::string>& scenario_columns();
+
+std::vector<Scenario> read_scenario_file(const std::string& path);
+
+// The scenarios whose name matches `filter` (ECMAScript regex, searched; empty: all).
+std::vector<Scenario> filter_scenarios(const std::vector<Scenario>& all, const std::string& filter);
+
+}  // namespace glmh

@@ -1,0 +1,11 @@
+# glmh validate on a scenario file; passes when it exits 0 and wrote all four report files.
+file(REMOVE_RECURSE ${OUT})
+execute_process(COMMAND ${GLMH} validate --scenarios ${SCENARIOS} --out ${OUT} RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "glmh validate exited ${rc}; see ${OUT}/summary.md")
+endif()
+foreach(f results.csv summary.md report.html junit.xml)
+  if(NOT EXISTS ${OUT}/${f})
+    message(FATAL_ERROR "glmh validate wrote no ${f}")
+  endif()
+endforeach()
