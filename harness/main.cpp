@@ -10,6 +10,9 @@
 #include "generate_command.h"
 #include "run_command.h"
 #include "validate_command.h"
+#include "golden_command.h"
+#include "compare_outputs.h"
+#include "gate_command.h"
 #include "checkpoint_command.h"
 #include "exit_codes.h"
 #include "report_files.h"
@@ -25,6 +28,9 @@ constexpr const char* kUsage =
     "  generate     one GLM-Image request end to end: image.png, latents, prior tokens\n"
     "  run          GLM-Image under a parallel layout, checked against the single-rank run\n"
     "  validate     every scenario of a scenario file with all checks; reports\n"
+    "  golden       generate | verify | update the single-rank goldens of a scenario file\n"
+    "  compare      two latents, prior-token or image files: max abs, NMSE, cosine, PSNR, SSIM\n"
+    "  gate         fail on failed scenarios and on latencies or speedups beyond a baseline\n"
     "  forward      one model component's forward pass on tensors from a safetensors file\n"
     "  checkpoint   'checkpoint init': write a preset as a checkpoint in the upstream layout\n"
     "  version      print glmh's revision, libtorch version and collective backends\n"
@@ -51,6 +57,9 @@ int main(int argc, char** argv) {
   if (command == "generate") return glmh::generate_command(args);
   if (command == "run") return glmh::run_command(args);
   if (command == "validate") return glmh::validate_command(args);
+  if (command == "golden") return glmh::golden_command(args);
+  if (command == "compare") return glmh::compare_command(args);
+  if (command == "gate") return glmh::gate_command(args);
   if (command == "checkpoint") return glmh::checkpoint_command(args);
   if (command == "version") {
     std::cout << "glmh " << glmh::git_revision() << ", libtorch " << glmh::torch_version()

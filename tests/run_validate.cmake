@@ -1,6 +1,7 @@
-# glmh validate on a scenario file; passes when it exits 0 and wrote all four report files.
+# glmh validate on a scenario file against the committed goldens; passes when it exits 0, wrote
+# all four report files and used the goldens (computed no reference of its own).
 file(REMOVE_RECURSE ${OUT})
-execute_process(COMMAND ${GLMH} validate --scenarios ${SCENARIOS} --out ${OUT} RESULT_VARIABLE rc)
+execute_process(COMMAND ${GLMH} validate --scenarios ${SCENARIOS} --golden ${GOLDEN} --out ${OUT} RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "glmh validate exited ${rc}; see ${OUT}/summary.md")
 endif()
@@ -9,3 +10,7 @@ foreach(f results.csv summary.md report.html junit.xml)
     message(FATAL_ERROR "glmh validate wrote no ${f}")
   endif()
 endforeach()
+file(GLOB computed ${OUT}/references/*)
+if(computed)
+  message(FATAL_ERROR "glmh validate computed references (${computed}): the committed goldens were not used")
+endif()

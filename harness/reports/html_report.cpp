@@ -38,10 +38,11 @@ std::string stage_breakdown_svg(const std::vector<ScenarioOutcome>& outcomes) {
   }
   if (longest <= 0) return "<p>No stage times (no scenario ran its stages).</p>";
   const int label_w = 230, bar_w = 560, row_h = 22, top = 30;
-  const int height = top + int(outcomes.size()) * row_h + 60;
+  const int width = label_w + bar_w + 120;
+  const int height = top + int(outcomes.size()) * row_h + 40 + 18 * int(stages.size());
   std::ostringstream svg;
   svg << std::fixed << std::setprecision(1);
-  svg << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << label_w + bar_w + 120 << "\" height=\"" << height
+  svg << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << width << "\" height=\"" << height
       << "\" font-family=\"sans-serif\" font-size=\"12\">\n";
   svg << "<text x=\"0\" y=\"16\" font-weight=\"bold\">Stage breakdown per scenario (seconds, max over ranks)</text>\n";
   for (size_t i = 0; i < outcomes.size(); ++i) {
@@ -62,13 +63,18 @@ std::string stage_breakdown_svg(const std::vector<ScenarioOutcome>& outcomes) {
     svg << "<text x=\"" << x + 4 << "\" y=\"" << y + 15 << "\">" << std::setprecision(3) << total << std::setprecision(1)
         << " s</text>\n";
   }
-  // Legend.
-  const double ly = top + double(outcomes.size()) * row_h + 20;
+  // Legend, wrapped onto as many rows as it needs.
+  double ly = top + double(outcomes.size()) * row_h + 20;
   double lx = label_w;
   for (size_t s = 0; s < stages.size(); ++s) {
+    const double item_w = 30 + 7.0 * double(stages[s].size());
+    if (lx + item_w > width && lx > label_w) {
+      lx = label_w;
+      ly += 18;
+    }
     svg << "<rect x=\"" << lx << "\" y=\"" << ly << "\" width=\"12\" height=\"12\" fill=\"" << kStageColors[s % 7]
         << "\"/><text x=\"" << lx + 16 << "\" y=\"" << ly + 11 << "\">" << html_escape(stages[s]) << "</text>\n";
-    lx += 30 + 7.0 * double(stages[s].size());
+    lx += item_w;
   }
   svg << "</svg>\n";
   return svg.str();

@@ -10,6 +10,7 @@ std::string results_csv_text(const std::vector<ScenarioOutcome>& outcomes) {
   csv << "scenario,kind,name,status,value,threshold,detail\n";
   for (const auto& o : outcomes) {
     const std::string& s = o.scenario.name;
+    csv << s << ",info,device,na,,," << o.scenario.device << "\n";
     csv << s << ",verdict," << o.scenario.expect << "," << (o.passed ? "pass" : "fail") << "," << o.exit_code
         << ",," << csv_cell(o.reason) << "\n";
     for (const auto& c : o.checks)

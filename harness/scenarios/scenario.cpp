@@ -2,6 +2,8 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <fstream>
+#include <iterator>
 
 namespace glmh {
 
@@ -34,8 +36,13 @@ std::vector<std::string> Scenario::run_arguments() const {
 
 std::string Scenario::reference_key() const {
   // Everything that defines the single-rank output, in a file-name-safe form plus a hash of the
-  // free text (prompt, image path).
-  const std::string text = prompt + "\n" + image;
+  // free text: the prompt and the reference image's bytes (not its path: a clone elsewhere must
+  // find the same golden).
+  std::string text = prompt + "\n";
+  if (!image.empty()) {
+    std::ifstream in(image, std::ios::binary);
+    text += in ? std::string(std::istreambuf_iterator<char>(in), {}) : "missing:" + image;
+  }
   uint64_t h = 1469598103934665603ull;  // FNV-1a
   for (unsigned char c : text) h = (h ^ c) * 1099511628211ull;
   char hash[17];
