@@ -8,6 +8,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "bench_iterations.h"
 #include "checks/check_result.h"
 #include "checks/output_parity_check.h"
 #include "checks/rank_gather.h"
@@ -43,6 +44,9 @@ std::vector<OptionSpec> run_option_specs() {
       {"latent-tolerance", "X", "fp32 parity: max |latents - single-rank| / max |single-rank| allowed", "1e-4"},
       {"min-cosine", "X", "bf16 parity: least cosine of the latents with the single-rank latents", "0.999"},
       {"min-psnr", "DB", "least PSNR of the image against the single-rank image", "40"},
+      {"warmup", "N", "benchmark: untimed iterations after the checked run", "0"},
+      {"repeat", "N", "benchmark: at least N timed iterations (no checks inside), into bench.json", "0"},
+      {"min-seconds", "S", "benchmark: and at least this long", "0"},
       {"out", "DIR", "results.csv, run.json, latents.safetensors, prior_tokens.safetensors, image.png", ""},
       {"help", "", "show this help", ""},
   };
@@ -188,10 +192,21 @@ int run_rank_main(RankContext& ctx, const CliArgs& args, const RunSettings& sett
 
   ParallelExecutor executor(ctx, hooks);
   std::string stopped;
+  const Request fresh = request;
   try {
     executor.execute(pipeline.stages, request);
   } catch (const RunStopped& e) {
     stopped = e.what();
+  }
+  // Performance mode: timed iterations after the checked run, none of them checked.
+  BenchSettings bench;
+  bench.warmup = int(args.integer("warmup", 0));
+  bench.repeat = int(args.integer("repeat", 0));
+  bench.min_seconds = args.real("min-seconds");
+  std::optional<BenchSamples> samples;
+  if ((bench.repeat > 0 || bench.min_seconds > 0) && stopped.empty()) {
+    ctx.enter_stage("bench");
+    samples = run_bench_iterations(ctx, models, fresh, options, bench);
   }
 
   ctx.enter_stage("checks");
@@ -229,6 +244,15 @@ int run_rank_main(RankContext& ctx, const CliArgs& args, const RunSettings& sett
     if (stopped.empty()) write_run_outputs(out, request, "glmh run");
     write_results(out, checks, records, seconds);
     write_run_json(out, ctx, args, settings, *models, checks);
+    if (samples) {
+      nlohmann::json j = samples->to_json();
+      j["warmup"] = bench.warmup;
+      j["repeat"] = bench.repeat;
+      j["min_seconds"] = bench.min_seconds;
+      write_file_atomically(out + "/bench.json", j.dump(1) + "\n");
+      ctx.log().info("bench: ", samples->stage_seconds.size(), " timed iterations; end to end median ",
+                     j["statistics"]["end_to_end"]["median"].get<double>(), " s");
+    }
     ctx.log().info("Result is : ", failed ? "INVALID" : "VALID", "; results in ", out, "/results.csv");
   }
   ctx.enter_stage("done");

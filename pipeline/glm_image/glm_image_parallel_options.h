@@ -14,6 +14,7 @@
 
 namespace glmh {
 
+class DeviceTimeline;
 class RankContext;
 class Request;
 
@@ -51,6 +52,9 @@ struct GlmImageRunOptions {
   // first DiT call, with the request (whole latents and prior ids). Every rank calls it, so it
   // may be collective; it may throw RunStopped on every rank to stop the run.
   std::function<void(RankContext&, const Request&, const SpShardPlan&, const SpShards&)> on_sp_shards;
+  // When set, the denoising stage marks it before the first step and after each step (a device
+  // event on CUDA: no host synchronisation in the loop). Not owned.
+  DeviceTimeline* denoise_steps = nullptr;
 };
 
 }  // namespace glmh

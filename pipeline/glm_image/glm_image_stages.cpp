@@ -11,6 +11,7 @@
 #include "pipeline/model/glyph/glyph_text.h"
 #include "pipeline/parallel/sequence_parallel_attention.h"
 #include "pipeline/parallel/sp_sharding.h"
+#include "pipeline/runtime/device_timeline.h"
 #include "pipeline/runtime/rank_context.h"
 
 namespace glmh {
@@ -234,6 +235,7 @@ class GlmImageDenoisingStage final : public Stage {
     at::Tensor x = shards.latents_band;
     at::Tensor branches = cfg_group.size() > 1 ? at::empty({2, x.size(0), x.size(1), x.size(2), x.size(3)}, x.options())
                                                : at::Tensor();
+    if (o_.denoise_steps) o_.denoise_steps->mark();
     for (int64_t k = 0; k < p.steps; ++k) {
       const at::Tensor timestep = at::full({1}, schedule.dit_timesteps[k], f32);
       cond.latents = uncond.latents = x.to(dtype);
@@ -250,6 +252,7 @@ class GlmImageDenoisingStage final : public Stage {
         }
       }
       x = x + (schedule.sigmas[k + 1] - schedule.sigmas[k]) * v;
+      if (o_.denoise_steps) o_.denoise_steps->mark();
     }
     r.set_tensor(field::kLatents, gather_latents_from_sp(x, plan, sp_group));
   }
