@@ -80,6 +80,65 @@ std::string stage_breakdown_svg(const std::vector<ScenarioOutcome>& outcomes) {
   return svg.str();
 }
 
+// Speedup over the single-rank run per scenario: denoising and end to end as bars, the ideal
+// (world size) and the Amdahl bound as ticks.
+std::string speedup_svg(const std::vector<ScenarioOutcome>& outcomes) {
+  std::vector<const ScenarioOutcome*> rows;
+  double top_value = 1;
+  for (const auto& o : outcomes)
+    if (o.has_figure("speedup:end_to_end")) {
+      rows.push_back(&o);
+      top_value = std::max({top_value, double(o.scenario.world_size), o.figure("speedup:glm_image.denoising"),
+                            o.figure("speedup:end_to_end")});
+    }
+  if (rows.empty()) return "";
+  const int label_w = 230, bar_w = 520, row_h = 34, top = 30;
+  const int width = label_w + bar_w + 140, height = top + int(rows.size()) * row_h + 70;
+  auto x_of = [&](double v) { return label_w + v / top_value * bar_w; };
+  std::ostringstream svg;
+  svg << std::fixed << std::setprecision(1);
+  svg << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << width << "\" height=\"" << height
+      << "\" font-family=\"sans-serif\" font-size=\"12\">\n"
+      << "<text x=\"0\" y=\"16\" font-weight=\"bold\">Speedup over the single-rank run (medians) against the ideal</text>\n";
+  for (int v = 0; v <= int(top_value); ++v)
+    svg << "<line x1=\"" << x_of(v) << "\" y1=\"" << top << "\" x2=\"" << x_of(v) << "\" y2=\""
+        << top + int(rows.size()) * row_h << "\" stroke=\"#ddd\"/><text x=\"" << x_of(v) << "\" y=\""
+        << top + int(rows.size()) * row_h + 14 << "\" text-anchor=\"middle\">" << v << "x</text>\n";
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const ScenarioOutcome& o = *rows[i];
+    const double y = top + double(i) * row_h;
+    const double denoise = o.figure("speedup:glm_image.denoising"), e2e = o.figure("speedup:end_to_end");
+    svg << "<text x=\"" << label_w - 6 << "\" y=\"" << y + 20 << "\" text-anchor=\"end\">"
+        << html_escape(o.scenario.name) << "</text>\n"
+        << "<rect x=\"" << label_w << "\" y=\"" << y + 4 << "\" width=\"" << x_of(denoise) - label_w
+        << "\" height=\"12\" fill=\"#59a14f\"><title>denoising " << std::setprecision(2) << denoise
+        << "x</title></rect>\n<rect x=\"" << label_w << "\" y=\"" << y + 17 << "\" width=\"" << x_of(e2e) - label_w
+        << "\" height=\"12\" fill=\"#4e79a7\"><title>end to end " << e2e << "x</title></rect>\n"
+        << std::setprecision(1);
+    const double ideal = o.scenario.world_size, amdahl = o.figure("amdahl:end_to_end", 0);
+    svg << "<line x1=\"" << x_of(ideal) << "\" y1=\"" << y + 2 << "\" x2=\"" << x_of(ideal) << "\" y2=\"" << y + 31
+        << "\" stroke=\"#333\" stroke-width=\"2\" stroke-dasharray=\"3,2\"><title>ideal " << ideal << "x</title></line>\n";
+    if (amdahl > 0)
+      svg << "<line x1=\"" << x_of(amdahl) << "\" y1=\"" << y + 15 << "\" x2=\"" << x_of(amdahl) << "\" y2=\"" << y + 31
+          << "\" stroke=\"#e15759\" stroke-width=\"3\"><title>Amdahl bound " << std::setprecision(2) << amdahl
+          << "x</title></line>\n" << std::setprecision(1);
+    svg << "<text x=\"" << x_of(std::max({denoise, e2e, ideal})) + 6 << "\" y=\"" << y + 20 << "\">" << std::setprecision(2)
+        << denoise << "x / " << e2e << "x</text>\n" << std::setprecision(1);
+  }
+  const double ly = top + double(rows.size()) * row_h + 30;
+  svg << "<rect x=\"" << label_w << "\" y=\"" << ly << "\" width=\"12\" height=\"12\" fill=\"#59a14f\"/><text x=\""
+      << label_w + 16 << "\" y=\"" << ly + 11 << "\">denoising</text>"
+      << "<rect x=\"" << label_w + 100 << "\" y=\"" << ly << "\" width=\"12\" height=\"12\" fill=\"#4e79a7\"/><text x=\""
+      << label_w + 116 << "\" y=\"" << ly + 11 << "\">end to end</text>"
+      << "<line x1=\"" << label_w + 210 << "\" y1=\"" << ly << "\" x2=\"" << label_w + 210 << "\" y2=\"" << ly + 12
+      << "\" stroke=\"#333\" stroke-width=\"2\" stroke-dasharray=\"3,2\"/><text x=\"" << label_w + 216 << "\" y=\"" << ly + 11
+      << "\">ideal (world size)</text>"
+      << "<line x1=\"" << label_w + 350 << "\" y1=\"" << ly << "\" x2=\"" << label_w + 350 << "\" y2=\"" << ly + 12
+      << "\" stroke=\"#e15759\" stroke-width=\"3\"/><text x=\"" << label_w + 356 << "\" y=\"" << ly + 11
+      << "\">Amdahl bound (end to end)</text>\n</svg>\n";
+  return svg.str();
+}
+
 }  // namespace
 
 std::string report_html(const ReportContext& context, const std::vector<ScenarioOutcome>& outcomes) {
@@ -111,6 +170,8 @@ std::string report_html(const ReportContext& context, const std::vector<Scenario
       << "</td><td>" << std::fixed << std::setprecision(1) << o.seconds << "</td></tr>\n";
   }
   h << "</table>\n<h2>Stage breakdown</h2>\n" << stage_breakdown_svg(outcomes);
+  const std::string speedups = speedup_svg(outcomes);
+  if (!speedups.empty()) h << "<h2>Speedups</h2>\n" << speedups;
   h << "<h2>Checks</h2>\n<table><tr><th>scenario</th><th>check</th><th>status</th><th>value</th><th>threshold</th>"
        "<th>detail</th></tr>\n";
   for (const auto& o : outcomes)

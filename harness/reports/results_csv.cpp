@@ -17,8 +17,15 @@ std::string results_csv_text(const std::vector<ScenarioOutcome>& outcomes) {
       csv << s << ",check," << c.name << "," << status_name(c.status) << "," << c.value << "," << c.threshold << ","
           << csv_cell(c.detail) << "\n";
     for (const auto& [stage, seconds] : o.stage_seconds)
-      csv << s << ",timing," << stage << ",na," << seconds << ",," << "seconds, one run, max over ranks\n";
-    csv << s << ",timing,run_total,na," << o.seconds << ",," << "seconds, whole run incl. launch and loading\n";
+      csv << s << ",timing," << stage << ",na," << seconds << ",," << csv_cell("seconds, one run, max over ranks") << "\n";
+    csv << s << ",timing,run_total,na," << o.seconds << ",," << csv_cell("seconds, whole run incl. launch and loading") << "\n";
+    for (const auto& [name, value] : o.performance) {
+      const std::string kind = name.rfind("speedup:", 0) == 0      ? "speedup"
+                               : name.rfind("efficiency:", 0) == 0 ? "efficiency"
+                               : name.rfind("amdahl:", 0) == 0     ? "bound"
+                                                                   : "timing";
+      csv << s << "," << kind << "," << name << ",na," << value << ",," << csv_cell("timed iterations, max over ranks") << "\n";
+    }
   }
   return csv.str();
 }

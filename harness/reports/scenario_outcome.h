@@ -21,6 +21,19 @@ struct ScenarioOutcome {
   std::string run_dir;        // the scenario's glmh run --out
   std::vector<CheckResult> checks;
   std::vector<std::pair<std::string, double>> stage_seconds;  // stage -> seconds, max over ranks
+  // glmh bench only: timed figures in order, e.g. "glm_image.denoising:p50" (s),
+  // "speedup:end_to_end", "efficiency:glm_image.denoising", "amdahl:end_to_end", "peak_memory_gib".
+  std::vector<std::pair<std::string, double>> performance;
+  double figure(const std::string& name, double fallback = 0) const {
+    for (const auto& [n, v] : performance)
+      if (n == name) return v;
+    return fallback;
+  }
+  bool has_figure(const std::string& name) const {
+    for (const auto& p : performance)
+      if (p.first == name) return true;
+    return false;
+  }
 };
 
 // The checks and stage times of a glmh run's results.csv; throws std::runtime_error naming the

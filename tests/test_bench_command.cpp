@@ -1,0 +1,82 @@
+// glmh bench, the program: timed iterations after the checked run, percentiles per stage and per
+// step, the single-rank run added for the speedups, the Amdahl bound, the four reports; and the
+// gate over its results passing a loose CPU baseline and failing a deliberately regressed one.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "pipeline/runtime/communicator.h"
+#include "pipeline/runtime/posix_fs.h"
+#include "process_runner.h"
+#include "temp_dir.h"
+
+namespace glmh {
+namespace {
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+class BenchCommand : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!backend_available(CommBackend::Gloo)) GTEST_SKIP() << "built without Gloo: no CPU ranks";
+  }
+  std::string write(const std::string& name, const std::string& text) {
+    const std::string path = dir_.path() + "/" + name;
+    std::ofstream(path) << text;
+    return path;
+  }
+  testing::TempDir dir_;
+};
+
+TEST_F(BenchCommand, TimesEveryLayoutAndGivesSpeedupsOverTheSingleRankRun) {
+  const std::string scenarios = write("b.csv",
+                                      "name,height,width,steps,world_size,sp,ring,cfg,fault\n"
+                                      "sp2-ring,64,96,3,2,2,2,1,\n"
+                                      "cfg2,64,96,3,2,1,,2,\n"
+                                      "skipped-fault,64,96,3,2,2,2,1,ring-prefix-no-rotate\n");
+  const std::string out = dir_.path() + "/bench";
+  const auto r = testing::run_process({GLMH_BINARY, "bench", "--scenarios", scenarios, "--repeat", "2", "--warmup", "1",
+                                       "--out", out},
+                                      std::chrono::seconds(300));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "single-rank.sp2-ring")) << r.output;
+  EXPECT_FALSE(contains(r.output, "skipped-fault")) << "a fault scenario must not be timed";
+  const std::string bench = read_text(out + "/scenarios/sp2-ring/bench.json");
+  EXPECT_TRUE(contains(bench, "\"denoise_step_seconds\"")) << bench;
+  EXPECT_TRUE(contains(bench, "\"iterations\": 2")) << bench;
+  const std::string csv = read_text(out + "/results.csv");
+  for (const char* row : {"sp2-ring,speedup,speedup:glm_image.denoising,", "cfg2,efficiency,efficiency:end_to_end,",
+                          "sp2-ring,bound,amdahl:end_to_end,", "sp2-ring,timing,denoise_step:p50,",
+                          "sp2-ring,timing,glm_image.denoising:p90,", "cfg2,timing,peak_memory_gib,"})
+    EXPECT_TRUE(contains(csv, row)) << row << "\n" << csv;
+  EXPECT_TRUE(contains(read_text(out + "/summary.md"), "## Performance"));
+  EXPECT_TRUE(contains(read_text(out + "/report.html"), "Speedup over the single-rank run"));
+
+  // The gate over these results: a loose ratio floor passes, an impossible one fails.
+  const std::string loose = write("loose.csv", "scenario,metric,baseline,rel,abs\nsp2-ring,speedup:glm_image.denoising,0.05,0,0\n"
+                                               "sp2-ring,glm_image.denoising:p50,0.000001,0,0\n");
+  auto g = testing::run_process({GLMH_BINARY, "gate", "--results", out + "/results.csv", "--baseline", loose});
+  EXPECT_EQ(g.exit_code, 0) << g.output;
+  EXPECT_TRUE(contains(g.output, "not gated: absolute times on the CPU")) << g.output;
+  const std::string regressed = write("regressed.csv", "scenario,metric,baseline,rel,abs\nsp2-ring,speedup:glm_image.denoising,100,0,0\n");
+  g = testing::run_process({GLMH_BINARY, "gate", "--results", out + "/results.csv", "--baseline", regressed});
+  EXPECT_EQ(g.exit_code, 1) << g.output;
+}
+
+TEST_F(BenchCommand, RefusesWhenNothingCanBeTimed) {
+  const std::string scenarios = write("f.csv", "name,sp,ring,fault\nf,2,2,ring-prefix-no-rotate\n");
+  const auto r = testing::run_process({GLMH_BINARY, "bench", "--scenarios", scenarios, "--out", dir_.path() + "/x"});
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(contains(r.output, "no scenario with expect=pass")) << r.output;
+}
+
+}  // namespace
+}  // namespace glmh
