@@ -76,6 +76,7 @@ BenchSamples run_bench_iterations(RankContext& ctx, const std::shared_ptr<GlmIma
   BenchSamples out;
   DeviceTimeline timeline(ctx.device());
   options.on_sp_shards = nullptr;  // no check inside the timed iterations
+  options.on_ar_token = options.on_denoise_step = nullptr;
   options.denoise_steps = &timeline;
   GlmImageStageSet pipeline = make_glm_image_stages(models, options);
   for (const auto& stage : pipeline.stages) out.stages.push_back(stage->name());

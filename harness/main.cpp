@@ -14,6 +14,7 @@
 #include "compare_outputs.h"
 #include "gate_command.h"
 #include "bench_command.h"
+#include "report_command.h"
 #include "checkpoint_command.h"
 #include "exit_codes.h"
 #include "report_files.h"
@@ -30,6 +31,7 @@ constexpr const char* kUsage =
     "  run          GLM-Image under a parallel layout, checked against the single-rank run\n"
     "  validate     every scenario of a scenario file with all checks; reports\n"
     "  bench        timed iterations of every scenario: percentiles, speedups, Amdahl bound\n"
+    "  report       render a validate or bench run directory's reports again\n"
     "  golden       generate | verify | update the single-rank goldens of a scenario file\n"
     "  compare      two latents, prior-token or image files: max abs, NMSE, cosine, PSNR, SSIM\n"
     "  gate         fail on failed scenarios and on latencies or speedups beyond a baseline\n"
@@ -63,6 +65,7 @@ int main(int argc, char** argv) {
   if (command == "compare") return glmh::compare_command(args);
   if (command == "gate") return glmh::gate_command(args);
   if (command == "bench") return glmh::bench_command(args);
+  if (command == "report") return glmh::report_command(args);
   if (command == "checkpoint") return glmh::checkpoint_command(args);
   if (command == "version") {
     std::cout << "glmh " << glmh::git_revision() << ", libtorch " << glmh::torch_version()

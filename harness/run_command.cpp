@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <iostream>
 #include <sstream>
@@ -175,6 +177,17 @@ int run_rank_main(RankContext& ctx, const CliArgs& args, const RunSettings& sett
     checks.push_back(rotary_sharding_check(plan, shards, whole, c));
     if (checks.back().failed()) throw RunStopped("the SP shards are wrong: " + checks.back().detail);
   };
+  // Progress on a terminal (rank 0): AR tokens and denoise steps, one line updated in place.
+  if (ctx.rank() == 0 && ::isatty(STDERR_FILENO)) {
+    auto show = [](const char* what) {
+      return [what](int64_t done, int64_t total) {
+        if (done == total || done % 16 == 0)
+          std::cerr << "\r\033[K[rank 0] " << what << " " << done << "/" << total << (done == total ? "\n" : "") << std::flush;
+      };
+    };
+    options.on_ar_token = show("AR tokens");
+    options.on_denoise_step = show("denoise steps");
+  }
   GlmImageStageSet pipeline = make_glm_image_stages(models, options);
   const std::string ar_done = last_ar_stage(pipeline);
   const bool ar_from_main_rank = settings.strategy == ArStrategy::MainRank && settings.fault == GlmImageFault::None;

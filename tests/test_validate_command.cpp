@@ -67,6 +67,14 @@ TEST_F(ValidateCommand, PassAndDetectScenariosGiveAValidRunWithFourReports) {
   EXPECT_TRUE(contains(html, "VALID"));
   // One reference for both scenarios (the same request).
   EXPECT_EQ(posix_fs::list_directory(out + "/references").size(), 2u);  // its directory and its log
+
+  // glmh report renders the same four files again from outcomes.json.
+  const std::string again = dir_.path() + "/again";
+  const auto rr = testing::run_process({GLMH_BINARY, "report", out, "--out", again});
+  EXPECT_EQ(rr.exit_code, 0) << rr.output;
+  for (const char* f : {"/results.csv", "/summary.md", "/report.html", "/junit.xml"})
+    EXPECT_EQ(read_text(again + f), read_text(out + f)) << f;
+  EXPECT_EQ(testing::run_process({GLMH_BINARY, "report", dir_.path()}).exit_code, 2) << "no outcomes.json there";
 }
 
 TEST_F(ValidateCommand, AScenarioThatMissesItsExpectationMakesTheRunInvalid) {

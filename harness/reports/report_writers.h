@@ -18,7 +18,7 @@ std::string summary_markdown(const ReportContext& context, const std::vector<Sce
 std::string junit_xml(const ReportContext& context, const std::vector<ScenarioOutcome>& outcomes);
 std::string report_html(const ReportContext& context, const std::vector<ScenarioOutcome>& outcomes);
 
-// All four into `dir` (created if needed).
+// All four into `dir` (created if needed), and outcomes.json, what they are made from.
 void write_reports(const std::string& dir, const ReportContext& context, const std::vector<ScenarioOutcome>& outcomes);
 
 // Why the whole run is INVALID: one line per failed scenario ("" reasons: VALID).

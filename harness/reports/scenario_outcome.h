@@ -49,4 +49,10 @@ struct ReportContext {
   std::map<std::string, std::string> facts;  // revision, libtorch, host, devices, backend, NCCL env, ...
 };
 
+// Everything a report is made from, as JSON (outcomes.json in a report directory), so that
+// glmh report can render the report files again.
+std::string report_data_json(const ReportContext& context, const std::vector<ScenarioOutcome>& outcomes);
+// Throws std::runtime_error naming the file on malformed input.
+void read_report_data(const std::string& path, ReportContext& context, std::vector<ScenarioOutcome>& outcomes);
+
 }  // namespace glmh

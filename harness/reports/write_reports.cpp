@@ -10,6 +10,7 @@ void write_reports(const std::string& dir, const ReportContext& context, const s
   write_file_atomically(dir + "/summary.md", summary_markdown(context, outcomes));
   write_file_atomically(dir + "/report.html", report_html(context, outcomes));
   write_file_atomically(dir + "/junit.xml", junit_xml(context, outcomes));
+  write_file_atomically(dir + "/outcomes.json", report_data_json(context, outcomes));
 }
 
 }  // namespace glmh

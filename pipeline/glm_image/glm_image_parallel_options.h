@@ -55,6 +55,8 @@ struct GlmImageRunOptions {
   // When set, the denoising stage marks it before the first step and after each step (a device
   // event on CUDA: no host synchronisation in the loop). Not owned.
   DeviceTimeline* denoise_steps = nullptr;
+  // Progress, from the host loops (AR tokens, denoise steps): done, total.
+  std::function<void(int64_t, int64_t)> on_ar_token, on_denoise_step;
 };
 
 }  // namespace glmh

@@ -74,6 +74,7 @@ class GlmImageArStage final : public Stage {
     ArGenerationOptions options;
     options.sampling = p.sampling;
     options.seed = p.seed;
+    options.on_token = o_.on_ar_token;
     const ArGeneration gen = generate_image_tokens(m_->ar(), m_->token_ids(), input_ids, prompt.grids, options);
     const GenerationPlan plan = plan_generation(prompt.grids, source_grids.empty());
     r.set_tensor(field::kGeneratedIds, gen.generated);
@@ -253,6 +254,7 @@ class GlmImageDenoisingStage final : public Stage {
       }
       x = x + (schedule.sigmas[k + 1] - schedule.sigmas[k]) * v;
       if (o_.denoise_steps) o_.denoise_steps->mark();
+      if (o_.on_denoise_step) o_.on_denoise_step(k + 1, p.steps);
     }
     r.set_tensor(field::kLatents, gather_latents_from_sp(x, plan, sp_group));
   }
