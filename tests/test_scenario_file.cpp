@@ -90,6 +90,7 @@ TEST_F(ScenarioFile, FilterIsARegexOverNames) {
 
 TEST(ScenarioSets, TheCommittedFilesParse) {
   EXPECT_GE(read_scenario_file(std::string(GLMH_SOURCE_DIR) + "/scenarios/ci.csv").size(), 20u);
+  EXPECT_GE(read_scenario_file(std::string(GLMH_SOURCE_DIR) + "/scenarios/gpu.csv").size(), 15u);
 }
 
 }  // namespace
