@@ -31,6 +31,18 @@ inline at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::
 #endif
 }
 
+// The same with a key mask (bool [Sk], true = attend), every query seeing at least one key.
+inline at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& key_mask) {
+#if GLMH_TORCH_GE(2, 0)
+  return at::scaled_dot_product_attention(q, k, v, key_mask.view({1, 1, 1, -1}));
+#else
+  const double scale = 1.0 / std::sqrt(double(q.size(-1)));
+  at::Tensor scores = at::matmul(q, k.transpose(-2, -1)).to(at::kFloat) * scale;
+  scores = scores.masked_fill(key_mask.logical_not(), -std::numeric_limits<float>::infinity());
+  return at::matmul(at::softmax(scores, -1).to(v.scalar_type()), v);
+#endif
+}
+
 // Causal attention (query i sees keys 0..i) over [B, H, S, D] with the default scale.
 inline at::Tensor causal_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
 #if GLMH_TORCH_GE(2, 0)

@@ -14,10 +14,14 @@ ArKvCache::ArKvCache(const GlmImageTextConfig& c, int64_t batch, int64_t capacit
     : capacity_(capacity) {
   const auto options = at::TensorOptions().dtype(dtype).device(device);
   for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
-    keys_.push_back(at::empty({batch, c.num_key_value_heads, capacity, c.head_size()}, options));
-    values_.push_back(at::empty({batch, c.num_key_value_heads, capacity, c.head_size()}, options));
+    // Zeros, not empty: a masked slot's value still meets a zero weight, and 0 x NaN is NaN.
+    keys_.push_back(at::zeros({batch, c.num_key_value_heads, capacity, c.head_size()}, options));
+    values_.push_back(at::zeros({batch, c.num_key_value_heads, capacity, c.head_size()}, options));
   }
+  slots_ = at::arange(capacity, at::TensorOptions().dtype(at::kLong).device(device));
 }
+
+at::Tensor ArKvCache::filled_mask(int64_t n) const { return slots_ < (length_ + n); }
 
 std::pair<at::Tensor, at::Tensor> ArKvCache::append(int64_t layer, const at::Tensor& k, const at::Tensor& v) {
   const int64_t n = k.size(2);

@@ -1,6 +1,7 @@
 // The AR decoder's KV cache: per layer, keys and values of every token seen so far, in buffers
 // allocated once for the whole generation (prompt + every token to generate), so a decode step
-// writes one slot and attends over a view: no reallocation, no host synchronisation.
+// writes one slot and attends over the buffers with the unwritten slots masked: no reallocation,
+// no host synchronisation, the same shapes every step.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -23,11 +24,20 @@ class ArKvCache {
   // keys and values of all length() + n tokens. Call for every layer, then advance(n).
   std::pair<at::Tensor, at::Tensor> append(int64_t layer, const at::Tensor& k, const at::Tensor& v);
   void advance(int64_t n);
+  // The whole buffers of `layer` ([B, kv_heads, capacity, head_dim]; unwritten slots are zero) and
+  // which slots hold a token once `n` more are appended ([capacity] bool): a decode step attends
+  // over these fixed shapes, so every step runs the same kernels (a key length that grows by one
+  // per token cost a cuBLAS heuristic query per new shape: the first generation on an H200 was
+  // about 20 times slower than the next one).
+  const at::Tensor& key_buffer(int64_t layer) const { return keys_.at(layer); }
+  const at::Tensor& value_buffer(int64_t layer) const { return values_.at(layer); }
+  at::Tensor filled_mask(int64_t n) const;
   // Forgets every token after the first `length` (a prefilled prompt reused by another generation).
   void truncate(int64_t length);
 
  private:
   std::vector<at::Tensor> keys_, values_;  // [B, kv_heads, capacity, head_dim] per layer
+  at::Tensor slots_;                       // arange(capacity), int64, on the device
   int64_t capacity_ = 0;
   int64_t length_ = 0;
 };

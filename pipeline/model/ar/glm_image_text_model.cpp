@@ -189,6 +189,7 @@ at::Tensor GlmImageTextModel::hidden_states(const at::Tensor& input_ids, const a
     return at::linear(x, p(name + ".weight"), bias ? p(name + ".bias") : at::Tensor());
   };
   auto heads_of = [&](const at::Tensor& t, int64_t n) { return t.view({batch, seq, n, hd}).transpose(1, 2); };
+  const at::Tensor filled = decode ? cache->filled_mask(seq) : at::Tensor();  // once per step, for every layer
   for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
     const std::string l = kPrefix + "layers." + std::to_string(i) + ".";
     const at::Tensor x = rms_norm(h, l + "input_layernorm.weight");
@@ -200,7 +201,10 @@ at::Tensor GlmImageTextModel::hidden_states(const at::Tensor& input_ids, const a
     if (decode) {
       // One query per head: the `group` query heads that share a KV head become that KV head's
       // queries, so the cache is read once per KV head instead of being expanded `group` times.
-      attn = compat::attention(q.reshape({batch, kv_heads, group, hd}), k, v).reshape({batch, heads, 1, hd});
+      // Over the whole buffer with the unwritten slots masked: the same shapes every step.
+      attn = compat::attention(q.reshape({batch, kv_heads, group, hd}), cache->key_buffer(i), cache->value_buffer(i),
+                               filled)
+                 .reshape({batch, heads, 1, hd});
     } else {
       auto expand = [&](const at::Tensor& t) {
         return t.unsqueeze(2).expand({batch, kv_heads, group, t.size(2), hd}).reshape({batch, heads, t.size(2), hd});
