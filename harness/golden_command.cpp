@@ -19,6 +19,7 @@
 #include "pipeline/runtime/posix_fs.h"
 #include "pipeline/runtime/rank_log.h"
 #include "report_files.h"
+#include "scenario_runner.h"
 #include "scenarios/scenario_file.h"
 
 namespace glmh {
@@ -33,17 +34,6 @@ std::vector<OptionSpec> golden_option_specs() {
       {"timeout", "SEC", "a single-rank run is stopped after this long", "1800"},
       {"help", "", "show this help", ""},
   };
-}
-
-// The single-rank request of a scenario (what the golden holds).
-Scenario single_rank(const Scenario& s) {
-  Scenario r = s;
-  r.world_size = r.tp = r.sp = r.cfg = 1;
-  r.ulysses = r.ring = 0;
-  r.fault = "none";
-  r.ar_strategy = "main-rank";
-  r.latent_tolerance = r.min_cosine = r.min_psnr = std::nullopt;
-  return r;
 }
 
 std::string utc_now() {
@@ -125,7 +115,7 @@ int golden_command(const std::vector<std::string>& raw_args) {
     if (!args.given("scenarios")) throw UsageError("glmh golden: --scenarios is required");
     for (const auto& s : filter_scenarios(read_scenario_file(args.str("scenarios")), args.str("filter"))) {
       auto& entry = requests[s.reference_key()];
-      if (entry.second.empty()) entry.first = single_rank(s);
+      if (entry.second.empty()) entry.first = single_rank_request(s);
       entry.second.push_back(s.name);
     }
     if (requests.empty()) throw UsageError("glmh golden: no scenario matches --filter '" + args.str("filter") + "'");
@@ -141,27 +131,27 @@ int golden_command(const std::vector<std::string>& raw_args) {
     const auto& [request, users] = entry;
     const std::string dir = store + "/" + key;
     const std::string fresh = store + "/.tmp-" + key + "-" + std::to_string(::getpid());
+    if (action == "generate" && posix_fs::exists(dir)) {
+      std::cout << key << ": exists, left as it is (glmh golden update replaces it)\n";
+      continue;
+    }
+    if (action == "verify" && !posix_fs::exists(dir + "/latents.safetensors")) {
+      ++failures;
+      std::cout << key << ": FAILED: no golden (glmh golden generate writes it)\n";
+      continue;
+    }
+    // The single-rank run, into a fresh directory next to the store.
     std::string error;
+    if (!produce(request, users, fresh, limit, error)) {
+      ++failures;
+      std::cout << key << ": FAILED" << (action == "update" ? ", store unchanged" : "") << ": " << error << "\n";
+      posix_fs::remove_tree(fresh);
+      continue;
+    }
     if (action == "generate") {
-      if (posix_fs::exists(dir)) {
-        std::cout << key << ": exists, left as it is (glmh golden update replaces it)\n";
-        continue;
-      }
-      if (!produce(request, users, fresh, limit, error)) {
-        ++failures;
-        std::cout << key << ": FAILED: " << error << "\n";
-        posix_fs::remove_tree(fresh);
-        continue;
-      }
       rename_or_throw(fresh, dir);
       std::cout << key << ": written (" << users.size() << " scenario(s))\n";
     } else if (action == "update") {
-      if (!produce(request, users, fresh, limit, error)) {
-        ++failures;
-        std::cout << key << ": FAILED, store unchanged: " << error << "\n";
-        posix_fs::remove_tree(fresh);
-        continue;
-      }
       if (posix_fs::exists(dir)) {
         const std::string previous = dir + ".previous-" + utc_now();
         exchange(fresh, dir);             // the new golden is in place
@@ -172,17 +162,6 @@ int golden_command(const std::vector<std::string>& raw_args) {
         std::cout << key << ": written\n";
       }
     } else {  // verify
-      if (!posix_fs::exists(dir + "/latents.safetensors")) {
-        ++failures;
-        std::cout << key << ": FAILED: no golden (glmh golden generate writes it)\n";
-        continue;
-      }
-      if (!produce(request, users, fresh, limit, error)) {
-        ++failures;
-        std::cout << key << ": FAILED: " << error << "\n";
-        posix_fs::remove_tree(fresh);
-        continue;
-      }
       const bool bf16 = request.dtype == "bf16" || (request.dtype.empty() && request.device == "cuda");
       const OutputComparison latents = compare_files(fresh + "/latents.safetensors", dir + "/latents.safetensors");
       const OutputComparison tokens = compare_files(fresh + "/prior_tokens.safetensors", dir + "/prior_tokens.safetensors");

@@ -10,29 +10,20 @@
 #include "pipeline/runtime/posix_fs.h"
 #include "process_runner.h"
 #include "temp_dir.h"
+#include "text_files.h"
 
 namespace glmh {
 namespace {
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+using testing::contains;
+using testing::read_text;
 
 class BenchCommand : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!backend_available(CommBackend::Gloo)) GTEST_SKIP() << "built without Gloo: no CPU ranks";
   }
-  std::string write(const std::string& name, const std::string& text) {
-    const std::string path = dir_.path() + "/" + name;
-    std::ofstream(path) << text;
-    return path;
-  }
+  std::string write(const std::string& name, const std::string& text) { return testing::write_text(dir_.path(), name, text); }
   testing::TempDir dir_;
 };
 

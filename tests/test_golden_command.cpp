@@ -12,16 +12,13 @@
 #include "pipeline/runtime/posix_fs.h"
 #include "process_runner.h"
 #include "temp_dir.h"
+#include "text_files.h"
 
 namespace glmh {
 namespace {
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using testing::contains;
+using testing::read_text;
 
 class GoldenCommand : public ::testing::Test {
  protected:

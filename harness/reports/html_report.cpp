@@ -2,25 +2,13 @@
 #include <iomanip>
 #include <sstream>
 
+#include "markup.h"
 #include "report_writers.h"
 
 namespace glmh {
 
 namespace {
 
-std::string html_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
 
 const char* kStageColors[] = {"#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1"};
 
@@ -48,14 +36,14 @@ std::string stage_breakdown_svg(const std::vector<ScenarioOutcome>& outcomes) {
   for (size_t i = 0; i < outcomes.size(); ++i) {
     const auto& o = outcomes[i];
     const double y = top + double(i) * row_h;
-    svg << "<text x=\"" << label_w - 6 << "\" y=\"" << y + 15 << "\" text-anchor=\"end\">" << html_escape(o.scenario.name)
+    svg << "<text x=\"" << label_w - 6 << "\" y=\"" << y + 15 << "\" text-anchor=\"end\">" << escape_markup(o.scenario.name)
         << "</text>\n";
     double x = label_w, total = 0;
     for (const auto& [stage, seconds] : o.stage_seconds) {
       const size_t color = size_t(std::find(stages.begin(), stages.end(), stage) - stages.begin()) % 7;
       const double w = seconds / longest * bar_w;
       svg << "<rect x=\"" << x << "\" y=\"" << y + 3 << "\" width=\"" << std::max(w, 0.5) << "\" height=\"" << row_h - 6
-          << "\" fill=\"" << kStageColors[color] << "\"><title>" << html_escape(o.scenario.name + " " + stage) << ": "
+          << "\" fill=\"" << kStageColors[color] << "\"><title>" << escape_markup(o.scenario.name + " " + stage) << ": "
           << std::setprecision(4) << seconds << std::setprecision(1) << " s</title></rect>\n";
       x += w;
       total += seconds;
@@ -73,7 +61,7 @@ std::string stage_breakdown_svg(const std::vector<ScenarioOutcome>& outcomes) {
       ly += 18;
     }
     svg << "<rect x=\"" << lx << "\" y=\"" << ly << "\" width=\"12\" height=\"12\" fill=\"" << kStageColors[s % 7]
-        << "\"/><text x=\"" << lx + 16 << "\" y=\"" << ly + 11 << "\">" << html_escape(stages[s]) << "</text>\n";
+        << "\"/><text x=\"" << lx + 16 << "\" y=\"" << ly + 11 << "\">" << escape_markup(stages[s]) << "</text>\n";
     lx += item_w;
   }
   svg << "</svg>\n";
@@ -109,7 +97,7 @@ std::string speedup_svg(const std::vector<ScenarioOutcome>& outcomes) {
     const double y = top + double(i) * row_h;
     const double denoise = o.figure("speedup:glm_image.denoising"), e2e = o.figure("speedup:end_to_end");
     svg << "<text x=\"" << label_w - 6 << "\" y=\"" << y + 20 << "\" text-anchor=\"end\">"
-        << html_escape(o.scenario.name) << "</text>\n"
+        << escape_markup(o.scenario.name) << "</text>\n"
         << "<rect x=\"" << label_w << "\" y=\"" << y + 4 << "\" width=\"" << x_of(denoise) - label_w
         << "\" height=\"12\" fill=\"#59a14f\"><title>denoising " << std::setprecision(2) << denoise
         << "x</title></rect>\n<rect x=\"" << label_w << "\" y=\"" << y + 17 << "\" width=\"" << x_of(e2e) - label_w
@@ -144,29 +132,29 @@ std::string speedup_svg(const std::vector<ScenarioOutcome>& outcomes) {
 std::string report_html(const ReportContext& context, const std::vector<ScenarioOutcome>& outcomes) {
   const auto reasons = invalid_reasons(outcomes);
   std::ostringstream h;
-  h << "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>" << html_escape(context.title) << "</title>\n"
+  h << "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>" << escape_markup(context.title) << "</title>\n"
     << "<style>body{font-family:sans-serif;margin:24px;color:#222}table{border-collapse:collapse;margin:8px 0 20px}"
        "td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:left}th{background:#f3f3f3}"
        ".pass{color:#1a7f37;font-weight:bold}.fail{color:#c62828;font-weight:bold}.na{color:#888}"
        ".verdict{font-size:20px;margin:12px 0}</style></head><body>\n";
-  h << "<h1>" << html_escape(context.title) << "</h1>\n<p>run " << html_escape(context.run_id) << "</p>\n";
+  h << "<h1>" << escape_markup(context.title) << "</h1>\n<p>run " << escape_markup(context.run_id) << "</p>\n";
   h << "<div class=\"verdict\">Result is : <span class=\"" << (reasons.empty() ? "pass\">VALID" : "fail\">INVALID")
     << "</span></div>\n";
   if (!reasons.empty()) {
     h << "<ul>";
-    for (const auto& r : reasons) h << "<li>" << html_escape(r) << "</li>";
+    for (const auto& r : reasons) h << "<li>" << escape_markup(r) << "</li>";
     h << "</ul>\n";
   }
   h << "<table>";
   for (const auto& [key, value] : context.facts)
-    h << "<tr><th>" << html_escape(key) << "</th><td>" << html_escape(value) << "</td></tr>";
+    h << "<tr><th>" << escape_markup(key) << "</th><td>" << escape_markup(value) << "</td></tr>";
   h << "</table>\n<h2>Scenarios</h2>\n<table><tr><th>scenario</th><th>layout</th><th>AR</th><th>fault</th>"
        "<th>expect</th><th>verdict</th><th>why</th><th>seconds</th></tr>\n";
   for (const auto& o : outcomes) {
     const Scenario& s = o.scenario;
-    h << "<tr><td>" << html_escape(s.name) << "</td><td>" << html_escape(s.layout_text()) << "</td><td>"
-      << html_escape(s.ar_strategy) << "</td><td>" << html_escape(s.fault) << "</td><td>" << s.expect
-      << "</td><td class=\"" << (o.passed ? "pass\">pass" : "fail\">FAIL") << "</td><td>" << html_escape(o.reason)
+    h << "<tr><td>" << escape_markup(s.name) << "</td><td>" << escape_markup(s.layout_text()) << "</td><td>"
+      << escape_markup(s.ar_strategy) << "</td><td>" << escape_markup(s.fault) << "</td><td>" << s.expect
+      << "</td><td class=\"" << (o.passed ? "pass\">pass" : "fail\">FAIL") << "</td><td>" << escape_markup(o.reason)
       << "</td><td>" << std::fixed << std::setprecision(1) << o.seconds << "</td></tr>\n";
   }
   h << "</table>\n<h2>Stage breakdown</h2>\n" << stage_breakdown_svg(outcomes);
@@ -176,9 +164,9 @@ std::string report_html(const ReportContext& context, const std::vector<Scenario
        "<th>detail</th></tr>\n";
   for (const auto& o : outcomes)
     for (const auto& c : o.checks)
-      h << "<tr><td>" << html_escape(o.scenario.name) << "</td><td>" << html_escape(c.name) << "</td><td class=\""
+      h << "<tr><td>" << escape_markup(o.scenario.name) << "</td><td>" << escape_markup(c.name) << "</td><td class=\""
         << status_name(c.status) << "\">" << status_name(c.status) << "</td><td>" << std::defaultfloat
-        << std::setprecision(3) << c.value << "</td><td>" << c.threshold << "</td><td>" << html_escape(c.detail)
+        << std::setprecision(3) << c.value << "</td><td>" << c.threshold << "</td><td>" << escape_markup(c.detail)
         << "</td></tr>\n";
   h << "</table>\n</body></html>\n";
   return h.str();

@@ -1,30 +1,10 @@
 #include <iomanip>
 #include <sstream>
 
+#include "markup.h"
 #include "report_writers.h"
 
 namespace glmh {
-
-namespace {
-
-std::string xml_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t') out += ' ';
-        else out += c;
-    }
-  }
-  return out;
-}
-
-}  // namespace
 
 std::string junit_xml(const ReportContext& context, const std::vector<ScenarioOutcome>& outcomes) {
   // One testcase per scenario x check, plus the scenario's own verdict (its expectation).
@@ -36,27 +16,27 @@ std::string junit_xml(const ReportContext& context, const std::vector<ScenarioOu
       for (const auto& c : o.checks) failures += c.failed() ? 1 : 0;
   }
   std::ostringstream x;
-  x << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"" << xml_escape(context.title) << "\" tests=\""
+  x << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"" << escape_markup(context.title) << "\" tests=\""
     << tests << "\" failures=\"" << failures << "\">\n";
   for (const auto& o : outcomes) {
     int suite_failures = o.passed ? 0 : 1;
     if (o.scenario.expect == "pass")
       for (const auto& c : o.checks) suite_failures += c.failed() ? 1 : 0;
-    x << "  <testsuite name=\"" << xml_escape(o.scenario.name) << "\" tests=\"" << 1 + o.checks.size()
+    x << "  <testsuite name=\"" << escape_markup(o.scenario.name) << "\" tests=\"" << 1 + o.checks.size()
       << "\" failures=\"" << suite_failures << "\" time=\"" << std::fixed << std::setprecision(3) << o.seconds << "\">\n";
-    x << "    <testcase classname=\"" << xml_escape(o.scenario.name) << "\" name=\"expect_" << o.scenario.expect
+    x << "    <testcase classname=\"" << escape_markup(o.scenario.name) << "\" name=\"expect_" << o.scenario.expect
       << "\" time=\"" << o.seconds << "\">";
-    if (!o.passed) x << "<failure message=\"" << xml_escape(o.reason) << "\"/>";
+    if (!o.passed) x << "<failure message=\"" << escape_markup(o.reason) << "\"/>";
     x << "</testcase>\n";
     for (const auto& c : o.checks) {
-      x << "    <testcase classname=\"" << xml_escape(o.scenario.name) << "\" name=\"" << xml_escape(c.name) << "\">";
+      x << "    <testcase classname=\"" << escape_markup(o.scenario.name) << "\" name=\"" << escape_markup(c.name) << "\">";
       // In a detect scenario the fault's failed check is the expected outcome, not a failure.
       if (c.failed() && o.scenario.expect == "pass")
-        x << "<failure message=\"" << xml_escape(c.detail) << "\"/>";
+        x << "<failure message=\"" << escape_markup(c.detail) << "\"/>";
       else if (c.status == CheckStatus::NotApplicable)
-        x << "<skipped message=\"" << xml_escape(c.detail) << "\"/>";
+        x << "<skipped message=\"" << escape_markup(c.detail) << "\"/>";
       else if (c.failed())
-        x << "<system-out>" << xml_escape("detected as expected: " + c.detail) << "</system-out>";
+        x << "<system-out>" << escape_markup("detected as expected: " + c.detail) << "</system-out>";
       x << "</testcase>\n";
     }
     x << "  </testsuite>\n";
