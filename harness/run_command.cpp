@@ -41,6 +41,7 @@ std::vector<OptionSpec> run_option_specs() {
   const std::vector<OptionSpec> own = {
       {"ar-strategy", "A", "how the AR stage runs: " + all_ar_strategy_names(), "main-rank"},
       {"fault", "F", "reproduce a known bug: " + all_fault_names(), "none"},
+      {"ar-eager", "", "AR decode step by step from the host instead of replaying a CUDA graph (for comparison)", ""},
       {"reference", "DIR", "the single-rank run to compare with (a glmh run --world-size 1 --out DIR); "
                            "default: the launcher runs it first into OUT/reference", ""},
       {"latent-tolerance", "X", "fp32 parity: max |latents - single-rank| / max |single-rank| allowed", "1e-4"},
@@ -59,6 +60,7 @@ std::vector<OptionSpec> run_option_specs() {
 struct RunSettings {
   ArStrategy strategy = ArStrategy::MainRank;
   GlmImageFault fault = GlmImageFault::None;
+  bool ar_cuda_graph = true;
 };
 
 RunSettings settings_from(const CliArgs& args) {
@@ -72,6 +74,7 @@ RunSettings settings_from(const CliArgs& args) {
     throw UsageError("glmh run: --fault must be one of " + all_fault_names() + ", got '" + args.str("fault") + "'");
   s.strategy = *strategy;
   s.fault = *fault;
+  s.ar_cuda_graph = !args.flag("ar-eager");
   return s;
 }
 
@@ -107,6 +110,7 @@ void write_run_json(const std::string& dir, const RankContext& ctx, const CliArg
                  {"ulysses", l.ulysses()}, {"ring", l.ring()}, {"cfg", l.cfg()}};
   j["ar_strategy"] = ar_strategy_name(settings.strategy);
   j["fault"] = fault_name(settings.fault);
+  j["ar_cuda_graph"] = settings.ar_cuda_graph;
   for (const char* key : {"prompt", "height", "width", "steps", "guidance", "seed", "reference"}) j["request"][key] = args.str(key);
   j["glmh_revision"] = git_revision();
   j["libtorch"] = torch_version();
@@ -168,6 +172,7 @@ int run_rank_main(RankContext& ctx, const CliArgs& args, const RunSettings& sett
   GlmImageRunOptions options;
   options.ar_strategy = settings.strategy;
   options.fault = settings.fault;
+  options.ar_cuda_graph = settings.ar_cuda_graph;
   const int64_t head_dim = models->dit().config().attention_head_dim;
   options.on_sp_shards = [&](RankContext& c, const Request& r, const SpShardPlan& plan, const SpShards& shards) {
     WholeSequence whole;

@@ -42,6 +42,29 @@ class ArGenerationTest : public ::testing::Test {
   std::shared_ptr<SafetensorsFile> io_;
 };
 
+// On a GPU the decode step is replayed as a CUDA graph: the tokens must be those of the eager
+// loop, greedy and sampled, in fp32 and bf16.
+TEST_F(ArGenerationTest, CudaGraphDecodingGivesTheEagerTokens) {
+  if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA device";
+  const c10::Device gpu(c10::kCUDA, 0);
+  for (const auto dtype : {at::kFloat, at::kBFloat16}) {
+    const GlmImageTextModel model = GlmImageTextModel::load(checkpoint_, gpu, dtype);
+    const at::Tensor input_ids = io_->tensor("t2i_input_ids").to(gpu);
+    const auto grids = grids_of(io_->tensor("t2i_image_grid_thw"));
+    for (const bool greedy : {true, false}) {
+      ArGenerationOptions options;
+      options.sampling.greedy = greedy;
+      options.seed = 11;
+      options.use_cuda_graph = false;
+      const at::Tensor eager = generate_image_tokens(model, ids_, input_ids, grids, options).generated.cpu();
+      options.use_cuda_graph = true;
+      const at::Tensor graph = generate_image_tokens(model, ids_, input_ids, grids, options).generated.cpu();
+      EXPECT_TRUE(at::equal(eager, graph)) << (greedy ? "greedy " : "sampled ") << dtype;
+      if (greedy && dtype == at::kFloat) EXPECT_TRUE(at::equal(graph, io_->tensor("t2i_generated_ids")));
+    }
+  }
+}
+
 TEST_F(ArGenerationTest, ReadsTheTokenIdsFromTheConfig) {
   EXPECT_EQ(ids_.image_start_token_id, 64);
   EXPECT_EQ(ids_.image_end_token_id, 65);

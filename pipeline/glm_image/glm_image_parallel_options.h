@@ -48,6 +48,8 @@ std::string why_fault_cannot_fire(GlmImageFault fault, const ParallelLayout& lay
 struct GlmImageRunOptions {
   ArStrategy ar_strategy = ArStrategy::MainRank;
   GlmImageFault fault = GlmImageFault::None;
+  // Replay the AR decode step as a CUDA graph (on a GPU, when the AR model is not tensor-parallel).
+  bool ar_cuda_graph = true;
   // Called on every rank by the denoising stage once it has cut this rank's shards, before the
   // first DiT call, with the request (whole latents and prior ids). Every rank calls it, so it
   // may be collective; it may throw RunStopped on every rank to stop the run.

@@ -75,6 +75,7 @@ class GlmImageArStage final : public Stage {
     options.sampling = p.sampling;
     options.seed = p.seed;
     options.on_token = o_.on_ar_token;
+    options.use_cuda_graph = o_.ar_cuda_graph;
     const ArGeneration gen = generate_image_tokens(m_->ar(), m_->token_ids(), input_ids, prompt.grids, options);
     const GenerationPlan plan = plan_generation(prompt.grids, source_grids.empty());
     r.set_tensor(field::kGeneratedIds, gen.generated);

@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "ar_decode_graph.h"
 #include "ar_kv_cache.h"
 #include "glm_image_text_model.h"
 
@@ -30,16 +31,41 @@ ArGeneration generate_image_tokens(const GlmImageTextModel& model, const GlmImag
 
   ArGeneration out;
   out.prompt_tokens = prompt_len;
-  out.generated = at::empty({1, total}, at::TensorOptions().dtype(at::kLong).device(device));
-  at::Tensor hidden = model.hidden_states(input_ids.to(at::kLong), prefill_positions, &cache).narrow(1, prompt_len - 1, 1);
-  for (int64_t j = 0; j < total; ++j) {
-    const bool in_grid = j + 1 < total;  // the last token is the end marker
-    const int64_t allowed = in_grid && options.restrict_grids_to_codebook ? ids.codebook_size : 0;
-    const at::Tensor token = select_tokens(model.logits(hidden).select(1, 0), uniforms.narrow(0, j, 1), options.sampling, allowed);
-    out.generated.narrow(1, j, 1).copy_(token.view({1, 1}));
+  out.generated = at::zeros({1, total}, at::TensorOptions().dtype(at::kLong).device(device));
+  // The decode loop's state lives on the device, so that a step needs nothing from the host and a
+  // CUDA graph can replay it: the hidden state of the last token, the decode index j and the
+  // cache slot of the token fed in step j.
+  at::Tensor hidden = model.hidden_states(input_ids.to(at::kLong), prefill_positions, &cache)
+                          .narrow(1, prompt_len - 1, 1)
+                          .contiguous();
+  const auto index = at::TensorOptions().dtype(at::kLong).device(device);
+  at::Tensor step = at::zeros({1}, index), slot = at::full({1}, prompt_len, index);
+  const int64_t codebook = options.restrict_grids_to_codebook ? ids.codebook_size : 0;
+  // Step j (every token but the end marker): choose token j from `hidden` among the codebook ids,
+  // write it, run it through the model at decode position j and slot prompt_len + j.
+  auto decode_step = [&] {
+    const at::Tensor token = select_tokens(model.logits(hidden).select(1, 0), uniforms.index_select(0, step),
+                                           options.sampling, codebook);
+    out.generated.index_copy_(1, step, token.view({1, 1}));
+    hidden.copy_(model.hidden_states(token.view({1, 1}), decode_positions.index_select(2, step), &cache, slot));
+    step.add_(1);
+    slot.add_(1);
+  };
+  auto progress = [&](int64_t j) {
     if (options.on_token) options.on_token(j + 1, total);
-    if (in_grid) hidden = model.hidden_states(token.view({1, 1}), decode_positions.narrow(2, j, 1), &cache);
-  }
+  };
+  const int64_t grid_tokens = total - 1;
+  const bool single_rank_model = model.tp_size() == 1;  // a TP model's collectives are not captured
+  if (!(options.use_cuda_graph && single_rank_model && replay_as_cuda_graph(device, grid_tokens, decode_step, progress)))
+    for (int64_t j = 0; j < grid_tokens; ++j) {
+      decode_step();
+      progress(j);
+    }
+  // The end marker, from the last hidden state, unrestricted.
+  const at::Tensor last = select_tokens(model.logits(hidden).select(1, 0), uniforms.narrow(0, total - 1, 1), options.sampling, 0);
+  out.generated.narrow(1, total - 1, 1).copy_(last.view({1, 1}));
+  if (options.on_token) options.on_token(total, total);
+  cache.advance(grid_tokens);
   return out;
 }
 

@@ -26,6 +26,9 @@ struct ArGenerationOptions {
   // meaningless to the DiT). Off reproduces upstream exactly, which does not restrict.
   bool restrict_grids_to_codebook = true;
   std::function<void(int64_t done, int64_t total)> on_token;  // progress, called from the host loop
+  // On a CUDA device, replay the decode step as a CUDA graph (ar_decode_graph.h); a tensor-parallel
+  // model always runs eagerly.
+  bool use_cuda_graph = true;
 };
 
 struct ArGeneration {

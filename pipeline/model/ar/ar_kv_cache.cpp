@@ -23,6 +23,13 @@ ArKvCache::ArKvCache(const GlmImageTextConfig& c, int64_t batch, int64_t capacit
 
 at::Tensor ArKvCache::filled_mask(int64_t n) const { return slots_ < (length_ + n); }
 
+at::Tensor ArKvCache::filled_through(const at::Tensor& slot) const { return slots_ <= slot; }
+
+void ArKvCache::write_slot(int64_t layer, const at::Tensor& k, const at::Tensor& v, const at::Tensor& slot) {
+  keys_[layer].index_copy_(2, slot, k);
+  values_[layer].index_copy_(2, slot, v);
+}
+
 std::pair<at::Tensor, at::Tensor> ArKvCache::append(int64_t layer, const at::Tensor& k, const at::Tensor& v) {
   const int64_t n = k.size(2);
   if (length_ + n > capacity_)

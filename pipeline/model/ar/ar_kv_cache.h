@@ -32,6 +32,11 @@ class ArKvCache {
   const at::Tensor& key_buffer(int64_t layer) const { return keys_.at(layer); }
   const at::Tensor& value_buffer(int64_t layer) const { return values_.at(layer); }
   at::Tensor filled_mask(int64_t n) const;
+  // The same with the write position on the device (slot: int64 [1]), for a decode step that a
+  // CUDA graph replays: writes k, v [B, kv_heads, 1, head_dim] into `slot`, and the mask of the
+  // slots up to and including it. The host-side length() does not move.
+  void write_slot(int64_t layer, const at::Tensor& k, const at::Tensor& v, const at::Tensor& slot);
+  at::Tensor filled_through(const at::Tensor& slot) const;
   // Forgets every token after the first `length` (a prefilled prompt reused by another generation).
   void truncate(int64_t length);
 

@@ -167,11 +167,11 @@ at::Tensor GlmImageTextModel::logits(const at::Tensor& hidden) const {
 }
 
 at::Tensor GlmImageTextModel::hidden_states(const at::Tensor& input_ids, const at::Tensor& position_ids,
-                                            ArKvCache* cache) const {
+                                            ArKvCache* cache, const at::Tensor& decode_slot) const {
   const auto& c = config_;
   const int64_t batch = input_ids.size(0), seq = input_ids.size(1), hd = c.head_size(), rot = c.rotary_dim();
   const int64_t heads = c.num_attention_heads, kv_heads = c.num_key_value_heads, group = heads / kv_heads;
-  const bool decode = cache != nullptr && cache->length() > 0;
+  const bool decode = cache != nullptr && (cache->length() > 0 || decode_slot.defined());
   if (decode && seq != 1)
     throw std::invalid_argument("GlmImageTextModel: a cached forward takes one token after the prefill, got " +
                                 std::to_string(seq));
@@ -189,14 +189,17 @@ at::Tensor GlmImageTextModel::hidden_states(const at::Tensor& input_ids, const a
     return at::linear(x, p(name + ".weight"), bias ? p(name + ".bias") : at::Tensor());
   };
   auto heads_of = [&](const at::Tensor& t, int64_t n) { return t.view({batch, seq, n, hd}).transpose(1, 2); };
-  const at::Tensor filled = decode ? cache->filled_mask(seq) : at::Tensor();  // once per step, for every layer
+  const bool device_slot = decode && decode_slot.defined();
+  const at::Tensor filled = !decode ? at::Tensor()  // once per step, for every layer
+                            : device_slot ? cache->filled_through(decode_slot) : cache->filled_mask(seq);
   for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
     const std::string l = kPrefix + "layers." + std::to_string(i) + ".";
     const at::Tensor x = rms_norm(h, l + "input_layernorm.weight");
     const at::Tensor q = rope(heads_of(linear(x, l + "self_attn.q_proj", c.attention_bias), heads));
     at::Tensor k = rope(heads_of(linear(x, l + "self_attn.k_proj", c.attention_bias), kv_heads));
     at::Tensor v = heads_of(linear(x, l + "self_attn.v_proj", c.attention_bias), kv_heads);
-    if (cache) std::tie(k, v) = cache->append(i, k, v);
+    if (device_slot) cache->write_slot(i, k, v, decode_slot);
+    else if (cache) std::tie(k, v) = cache->append(i, k, v);
     at::Tensor attn;
     if (decode) {
       // One query per head: the `group` query heads that share a KV head become that KV head's
@@ -217,7 +220,7 @@ at::Tensor GlmImageTextModel::hidden_states(const at::Tensor& input_ids, const a
     const at::Tensor mlp = row_parallel(gate_up[1] * at::silu(gate_up[0]), l + "mlp.down_proj.weight");
     h = h + rms_norm(mlp, l + "post_mlp_layernorm.weight");
   }
-  if (cache) cache->advance(seq);
+  if (cache && !device_slot) cache->advance(seq);
   return rms_norm(h, kPrefix + "norm.weight");
 }
 

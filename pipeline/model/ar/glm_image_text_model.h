@@ -77,7 +77,10 @@ class GlmImageTextModel {
   // The final-norm hidden states [B, S, hidden]. Without a cache, causal over the S tokens. With
   // one, the S tokens follow the cached ones and are appended to it: a prefill into an empty
   // cache, or a single decode token.
-  at::Tensor hidden_states(const at::Tensor& input_ids, const at::Tensor& position_ids, ArKvCache* cache = nullptr) const;
+  // `decode_slot` (int64 [1] on the device): a decode token's cache slot given on the device instead
+  // of by the cache's host-side length, so that the step can be captured in a CUDA graph.
+  at::Tensor hidden_states(const at::Tensor& input_ids, const at::Tensor& position_ids, ArKvCache* cache = nullptr,
+                           const at::Tensor& decode_slot = {}) const;
   // hidden [.., hidden] -> logits over the vision vocabulary.
   at::Tensor logits(const at::Tensor& hidden) const;
 
