@@ -34,7 +34,9 @@ GateDirection default_direction(const std::string& metric) {
 }
 
 std::pair<double, double> default_tolerance(const std::string& metric) {
-  if (metric == "run_total" || metric == "end_to_end") return {0.10, 0.5};
+  // A timed metric is NAME or NAME:STATISTIC (end_to_end:p50).
+  const std::string name = metric.substr(0, metric.find(':'));
+  if (name == "run_total" || name == "end_to_end") return {0.10, 0.5};
   if (metric.find("denoise_step") != std::string::npos) return {0.10, 0.002};
   if (default_direction(metric) == GateDirection::HigherIsBetter) return {0.10, 0.0};
   return {0.25, 0.05};

@@ -25,6 +25,11 @@ TEST(Gate, BoundsFollowUpstreamsRule) {
   EXPECT_EQ(default_direction("glm_image.ar"), GateDirection::LowerIsBetter);
   EXPECT_EQ(default_tolerance("run_total"), std::make_pair(0.10, 0.5));
   EXPECT_EQ(default_tolerance("denoise_step_p50"), std::make_pair(0.10, 0.002));
+  // The statistics of a timed metric take its tolerance (bench writes end_to_end:p50).
+  EXPECT_EQ(default_tolerance("end_to_end:p50"), std::make_pair(0.10, 0.5));
+  EXPECT_EQ(default_tolerance("denoise_step:p90"), std::make_pair(0.10, 0.002));
+  EXPECT_EQ(default_tolerance("glm_image.ar:p50"), std::make_pair(0.25, 0.05));
+  EXPECT_EQ(default_tolerance("speedup:end_to_end"), std::make_pair(0.10, 0.0));
 }
 
 TEST(Gate, VerdictsForEachKindOfRow) {

@@ -91,6 +91,7 @@ TEST_F(ScenarioFile, FilterIsARegexOverNames) {
 TEST(ScenarioSets, TheCommittedFilesParse) {
   EXPECT_GE(read_scenario_file(std::string(GLMH_SOURCE_DIR) + "/scenarios/ci.csv").size(), 20u);
   EXPECT_GE(read_scenario_file(std::string(GLMH_SOURCE_DIR) + "/scenarios/gpu.csv").size(), 15u);
+  EXPECT_EQ(read_scenario_file(std::string(GLMH_SOURCE_DIR) + "/scenarios/gpu8.csv").size(), 15u);
 }
 
 }  // namespace
