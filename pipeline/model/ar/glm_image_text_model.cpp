@@ -109,7 +109,40 @@ GlmImageTextModel GlmImageTextModel::load(const ComponentCheckpoint& ckpt, const
   GlmImageTextModel m;
   m.config_ = GlmImageTextConfig::from_json(ckpt.config(), ckpt.dir() + "/config.json");
   m.params_ = load_parameters(ckpt, glm_image_text_parameter_shapes(m.config_), device, dtype);
+  m.resolve_layers();
   return m;
+}
+
+void GlmImageTextModel::resolve_layers() {
+  layers_.clear();
+  for (int64_t i = 0; i < config_.num_hidden_layers; ++i) {
+    const std::string l = kPrefix + "layers." + std::to_string(i) + ".";
+    // One [q; k; v] tensor; the table keeps q, k and v as views of it, so no memory is doubled.
+    auto fuse = [&](const std::string& kind) {
+      std::vector<at::Tensor> parts;
+      for (const char* proj : {"q_proj", "k_proj", "v_proj"}) parts.push_back(p(l + "self_attn." + proj + "." + kind));
+      at::Tensor fused = at::cat(parts, 0);
+      int64_t row = 0;
+      for (const char* proj : {"q_proj", "k_proj", "v_proj"}) {
+        at::Tensor& entry = params_.at(l + "self_attn." + proj + "." + kind);
+        const int64_t rows = entry.size(0);
+        entry = fused.narrow(0, row, rows);
+        row += rows;
+      }
+      return fused;
+    };
+    LayerWeights w;
+    w.input_norm = p(l + "input_layernorm.weight");
+    w.qkv_weight = fuse("weight");
+    if (config_.attention_bias) w.qkv_bias = fuse("bias");
+    w.o_proj = p(l + "self_attn.o_proj.weight");
+    w.post_self_attn_norm = p(l + "post_self_attn_layernorm.weight");
+    w.post_attention_norm = p(l + "post_attention_layernorm.weight");
+    w.gate_up = p(l + "mlp.gate_up_proj.weight");
+    w.down = p(l + "mlp.down_proj.weight");
+    w.post_mlp_norm = p(l + "post_mlp_layernorm.weight");
+    layers_.push_back(std::move(w));
+  }
 }
 
 GlmImageTextModel GlmImageTextModel::shard_for_tp(Communicator& tp) const {
@@ -124,6 +157,7 @@ GlmImageTextModel GlmImageTextModel::shard_for_tp(Communicator& tp) const {
   m.tp_ = &tp;
   m.tp_rank_ = tp.rank();
   m.tp_size_ = tp.size();
+  m.resolve_layers();
   return m;
 }
 
@@ -139,15 +173,14 @@ at::Tensor GlmImageTextModel::embed(const at::Tensor& input_ids) const {
   return h;
 }
 
-at::Tensor GlmImageTextModel::row_parallel(const at::Tensor& x, const std::string& weight) const {
-  at::Tensor y = at::linear(x, p(weight));
+at::Tensor GlmImageTextModel::row_parallel(const at::Tensor& x, const at::Tensor& weight) const {
+  at::Tensor y = at::linear(x, weight);
   if (tp_size_ > 1) tp_->all_reduce(y);
   return y;
 }
 
-at::Tensor GlmImageTextModel::rms_norm(const at::Tensor& x, const std::string& weight) const {
-  const at::Tensor xf = x.to(at::kFloat);
-  return p(weight) * (xf * at::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + config_.rms_norm_eps)).to(x.scalar_type());
+at::Tensor GlmImageTextModel::rms_norm(const at::Tensor& x, const at::Tensor& weight) const {
+  return compat::rms_norm(x, weight, config_.rms_norm_eps);
 }
 
 at::Tensor GlmImageTextModel::forward(const at::Tensor& input_ids, const at::Tensor& position_ids) const {
@@ -179,25 +212,28 @@ at::Tensor GlmImageTextModel::hidden_states(const at::Tensor& input_ids, const a
   const c10::ScalarType dtype = h.scalar_type();
   auto [cos, sin] = mrope_cos_sin(c, position_ids);
   cos = cos.to(dtype).unsqueeze(1);  // [B, 1, S, rot]
+  // NeoX rotation of the first `rot` dims: r * cos + (-r2, r1) * sin = r * cos + (r2, r1) * (-sin1, sin2),
+  // with the signs folded into sin once per forward instead of a negation per layer.
   sin = sin.to(dtype).unsqueeze(1);
-  auto rope = [&](const at::Tensor& x) {  // x [B, H, S, hd]: rotate the first `rot` dims split-half
+  sin = at::cat({-sin.narrow(-1, 0, rot / 2), sin.narrow(-1, rot / 2, rot / 2)}, -1);
+  auto rope = [&](const at::Tensor& x) {  // x [B, heads, S, hd]
     const at::Tensor r = x.narrow(-1, 0, rot);
-    const at::Tensor rotated = at::cat({-r.narrow(-1, rot / 2, rot / 2), r.narrow(-1, 0, rot / 2)}, -1);
-    return at::cat({r * cos + rotated * sin, x.narrow(-1, rot, hd - rot)}, -1);
+    const at::Tensor swapped = at::cat({r.narrow(-1, rot / 2, rot / 2), r.narrow(-1, 0, rot / 2)}, -1);
+    return at::cat({at::addcmul(r * cos, swapped, sin), x.narrow(-1, rot, hd - rot)}, -1);
   };
-  auto linear = [&](const at::Tensor& x, const std::string& name, bool bias) {
-    return at::linear(x, p(name + ".weight"), bias ? p(name + ".bias") : at::Tensor());
-  };
-  auto heads_of = [&](const at::Tensor& t, int64_t n) { return t.view({batch, seq, n, hd}).transpose(1, 2); };
   const bool device_slot = decode && decode_slot.defined();
   const at::Tensor filled = !decode ? at::Tensor()  // once per step, for every layer
                             : device_slot ? cache->filled_through(decode_slot) : cache->filled_mask(seq);
   for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
-    const std::string l = kPrefix + "layers." + std::to_string(i) + ".";
-    const at::Tensor x = rms_norm(h, l + "input_layernorm.weight");
-    const at::Tensor q = rope(heads_of(linear(x, l + "self_attn.q_proj", c.attention_bias), heads));
-    at::Tensor k = rope(heads_of(linear(x, l + "self_attn.k_proj", c.attention_bias), kv_heads));
-    at::Tensor v = heads_of(linear(x, l + "self_attn.v_proj", c.attention_bias), kv_heads);
+    const LayerWeights& w = layers_[static_cast<size_t>(i)];
+    // One product for q, k and v ([B, heads + 2 kv_heads, S, hd]), one rotation for q and k.
+    const at::Tensor qkv = at::linear(rms_norm(h, w.input_norm), w.qkv_weight, w.qkv_bias)
+                               .view({batch, seq, heads + 2 * kv_heads, hd})
+                               .transpose(1, 2);
+    const at::Tensor qk = rope(qkv.narrow(1, 0, heads + kv_heads));
+    const at::Tensor q = qk.narrow(1, 0, heads);
+    at::Tensor k = qk.narrow(1, heads, kv_heads);
+    at::Tensor v = qkv.narrow(1, heads + kv_heads, kv_heads);
     if (device_slot) cache->write_slot(i, k, v, decode_slot);
     else if (cache) std::tie(k, v) = cache->append(i, k, v);
     at::Tensor attn;
@@ -215,13 +251,13 @@ at::Tensor GlmImageTextModel::hidden_states(const at::Tensor& input_ids, const a
       attn = compat::causal_attention(q, expand(k), expand(v));
     }
     attn = attn.transpose(1, 2).reshape({batch, seq, heads * hd});
-    h = h + rms_norm(row_parallel(attn, l + "self_attn.o_proj.weight"), l + "post_self_attn_layernorm.weight");
-    const auto gate_up = linear(rms_norm(h, l + "post_attention_layernorm.weight"), l + "mlp.gate_up_proj", false).chunk(2, -1);
-    const at::Tensor mlp = row_parallel(gate_up[1] * at::silu(gate_up[0]), l + "mlp.down_proj.weight");
-    h = h + rms_norm(mlp, l + "post_mlp_layernorm.weight");
+    h = h + rms_norm(row_parallel(attn, w.o_proj), w.post_self_attn_norm);
+    const auto gate_up = at::linear(rms_norm(h, w.post_attention_norm), w.gate_up).chunk(2, -1);
+    const at::Tensor mlp = row_parallel(gate_up[1] * at::silu(gate_up[0]), w.down);
+    h = h + rms_norm(mlp, w.post_mlp_norm);
   }
   if (cache && !device_slot) cache->advance(seq);
-  return rms_norm(h, kPrefix + "norm.weight");
+  return rms_norm(h, p(kPrefix + "norm.weight"));
 }
 
 }  // namespace glmh

@@ -85,14 +85,23 @@ class GlmImageTextModel {
   at::Tensor logits(const at::Tensor& hidden) const;
 
  private:
+  // One decoder layer's weights, looked up once instead of by name in every step. q, k and v are
+  // one product: their weights (and biases) concatenated along the output rows, the parameter
+  // table's q/k/v entries being views into them.
+  struct LayerWeights {
+    at::Tensor input_norm, qkv_weight, qkv_bias, o_proj, post_self_attn_norm, post_attention_norm, gate_up, down,
+        post_mlp_norm;
+  };
+  void resolve_layers();
   const at::Tensor& p(const std::string& name) const { return params_.at(name); }
-  at::Tensor rms_norm(const at::Tensor& x, const std::string& weight) const;
+  at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight) const;
   at::Tensor embed(const at::Tensor& input_ids) const;
   // A row-parallel product completed over the TP group (no bias: GLM's o_proj and down_proj have none).
-  at::Tensor row_parallel(const at::Tensor& x, const std::string& weight) const;
+  at::Tensor row_parallel(const at::Tensor& x, const at::Tensor& weight) const;
 
   GlmImageTextConfig config_;
   std::map<std::string, at::Tensor> params_;
+  std::vector<LayerWeights> layers_;
   Communicator* tp_ = nullptr;
   int64_t tp_rank_ = 0, tp_size_ = 1;
 };
