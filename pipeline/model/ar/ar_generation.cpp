@@ -33,13 +33,13 @@ ArGeneration generate_image_tokens(const GlmImageTextModel& model, const GlmImag
   out.prompt_tokens = prompt_len;
   out.generated = at::zeros({1, total}, at::TensorOptions().dtype(at::kLong).device(device));
   // The decode loop's state lives on the device, so that a step needs nothing from the host and a
-  // CUDA graph can replay it: the hidden state of the last token, the decode index j and the
-  // cache slot of the token fed in step j.
+  // CUDA graph can replay it: the hidden state of the last token and the decode index j (the
+  // token fed in step j goes to cache slot prompt_len + j).
   at::Tensor hidden = model.hidden_states(input_ids.to(at::kLong), prefill_positions, &cache)
                           .narrow(1, prompt_len - 1, 1)
                           .contiguous();
   const auto index = at::TensorOptions().dtype(at::kLong).device(device);
-  at::Tensor step = at::zeros({1}, index), slot = at::full({1}, prompt_len, index);
+  at::Tensor step = at::zeros({1}, index);
   const int64_t codebook = options.restrict_grids_to_codebook ? ids.codebook_size : 0;
   // Step j (every token but the end marker): choose token j from `hidden` among the codebook ids,
   // write it, run it through the model at decode position j and slot prompt_len + j.
@@ -47,9 +47,8 @@ ArGeneration generate_image_tokens(const GlmImageTextModel& model, const GlmImag
     const at::Tensor token = select_tokens(model.logits(hidden).select(1, 0), uniforms.index_select(0, step),
                                            options.sampling, codebook);
     out.generated.index_copy_(1, step, token.view({1, 1}));
-    hidden.copy_(model.hidden_states(token.view({1, 1}), decode_positions.index_select(2, step), &cache, slot));
+    hidden.copy_(model.hidden_states(token.view({1, 1}), decode_positions.index_select(2, step), &cache, step + prompt_len));
     step.add_(1);
-    slot.add_(1);
   };
   auto progress = [&](int64_t j) {
     if (options.on_token) options.on_token(j + 1, total);
