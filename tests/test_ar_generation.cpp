@@ -4,7 +4,7 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
-#include "parity.h"
+#include "tests/parity.h"
 #include "pipeline/checkpoint/component_checkpoint.h"
 #include "pipeline/model/ar/ar_generation.h"
 #include "pipeline/model/ar/ar_kv_cache.h"

@@ -4,12 +4,12 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
-#include "parity.h"
+#include "tests/parity.h"
 #include "pipeline/model/ar/ar_kv_cache.h"
 #include "pipeline/model/ar/glm_image_text_model.h"
 #include "pipeline/model/model_source.h"
-#include "pipeline/parallel/ar_tensor_parallel.h"
-#include "thread_ranks.h"
+#include "pipeline/model/ar/ar_tensor_parallel.h"
+#include "tests/thread_ranks.h"
 
 namespace glmh {
 namespace {

@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "pipeline/checkpoint/component_checkpoint.h"
-#include "parity.h"
+#include "tests/parity.h"
 #include "pipeline/model/ar/glm_image_text_model.h"
 
 namespace glmh {

@@ -8,9 +8,9 @@
 
 #include "pipeline/runtime/communicator.h"
 #include "pipeline/runtime/posix_fs.h"
-#include "process_runner.h"
-#include "temp_dir.h"
-#include "text_files.h"
+#include "tests/process_runner.h"
+#include "tests/temp_dir.h"
+#include "tests/text_files.h"
 
 namespace glmh {
 namespace {

@@ -10,9 +10,8 @@
 
 #include "pipeline/checkpoint/component_checkpoint.h"
 #include "pipeline/checkpoint/safetensors.h"
-#include "pipeline/executor/request.h"
 #include "pipeline/model/ar/bpe_tokenizer.h"
-#include "temp_dir.h"
+#include "tests/temp_dir.h"
 
 namespace glmh {
 namespace {
@@ -169,10 +168,10 @@ TEST(BpeTokenizer, BadTokenizerFilesAreRefusedWithOneLineErrors) {
 
 TEST(BpeTokenizer, BadTextAndIdsAreRefused) {
   const BpeTokenizer tok = BpeTokenizer::load(kTokenizer);
-  const std::string what = error_of<RequestError>([&] { tok.encode("ok \xE4\xB8 then"); }, kTokenizer);
+  const std::string what = error_of<TokenizerInputError>([&] { tok.encode("ok \xE4\xB8 then"); }, kTokenizer);
   EXPECT_NE(what.find("byte offset 3"), std::string::npos) << what;
-  error_of<RequestError>([&] { tok.encode("\xED\xA0\x80"); }, kTokenizer);  // a surrogate
-  error_of<RequestError>([&] { tok.encode("\xC0\xAF"); }, kTokenizer);      // overlong
+  error_of<TokenizerInputError>([&] { tok.encode("\xED\xA0\x80"); }, kTokenizer);  // a surrogate
+  error_of<TokenizerInputError>([&] { tok.encode("\xC0\xAF"); }, kTokenizer);      // overlong
   EXPECT_NE(error_of<CheckpointError>([&] { tok.token_id("<nope>"); }, kTokenizer).find("<nope>"), std::string::npos);
   error_of<CheckpointError>([&] { tok.decode({tok.vocab_size()}); }, kTokenizer);
   error_of<CheckpointError>([&] { tok.decode({-1}); }, kTokenizer);

@@ -6,8 +6,8 @@
 
 #include <numeric>
 
-#include "collective_selftest.h"
-#include "thread_ranks.h"
+#include "harness/checks/collective_selftest.h"
+#include "tests/thread_ranks.h"
 
 namespace glmh {
 namespace {

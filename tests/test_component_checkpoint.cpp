@@ -7,7 +7,7 @@
 
 #include "pipeline/checkpoint/component_checkpoint.h"
 #include "pipeline/runtime/posix_fs.h"
-#include "temp_dir.h"
+#include "tests/temp_dir.h"
 
 namespace glmh {
 namespace {

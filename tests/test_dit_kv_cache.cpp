@@ -10,7 +10,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "parity.h"
+#include "tests/parity.h"
 #include "pipeline/checkpoint/component_checkpoint.h"
 #include "pipeline/checkpoint/safetensors.h"
 #include "pipeline/model/dit/dit_kv_cache.h"

@@ -7,7 +7,7 @@
 
 
 #include "pipeline/checkpoint/component_checkpoint.h"
-#include "parity.h"
+#include "tests/parity.h"
 #include "pipeline/model/dit/glm_image_dit.h"
 
 namespace glmh {

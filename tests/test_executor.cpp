@@ -8,7 +8,7 @@
 
 #include "pipeline/executor/parallel_executor.h"
 #include "pipeline/executor/request.h"
-#include "thread_ranks.h"
+#include "tests/thread_ranks.h"
 
 namespace glmh {
 namespace {

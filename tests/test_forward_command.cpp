@@ -7,10 +7,10 @@
 
 #include <fstream>
 
-#include "parity.h"
+#include "tests/parity.h"
 #include "pipeline/checkpoint/safetensors.h"
-#include "process_runner.h"
-#include "temp_dir.h"
+#include "tests/process_runner.h"
+#include "tests/temp_dir.h"
 
 namespace glmh {
 namespace {

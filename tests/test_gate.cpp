@@ -6,9 +6,9 @@
 
 #include <fstream>
 
-#include "gate_command.h"
-#include "process_runner.h"
-#include "temp_dir.h"
+#include "harness/commands/gate_command.h"
+#include "tests/process_runner.h"
+#include "tests/temp_dir.h"
 
 namespace glmh {
 namespace {

@@ -10,14 +10,14 @@
 #include <fstream>
 #include <sstream>
 
-#include "png_image.h"
-#include "parity.h"
+#include "harness/io/png_image.h"
+#include "tests/parity.h"
 #include "pipeline/checkpoint/component_checkpoint.h"
 #include "pipeline/checkpoint/safetensors.h"
 #include "pipeline/runtime/communicator.h"
 #include "pipeline/runtime/posix_fs.h"
-#include "process_runner.h"
-#include "temp_dir.h"
+#include "tests/process_runner.h"
+#include "tests/temp_dir.h"
 
 namespace glmh {
 namespace {

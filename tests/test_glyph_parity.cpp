@@ -6,7 +6,7 @@
 
 #include "pipeline/checkpoint/component_checkpoint.h"
 #include "pipeline/model/glyph/glyph_text.h"
-#include "parity.h"
+#include "tests/parity.h"
 #include "pipeline/model/glyph/t5_encoder.h"
 
 namespace glmh {

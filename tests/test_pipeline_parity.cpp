@@ -6,13 +6,13 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
-#include "parity.h"
+#include "tests/parity.h"
 #include "pipeline/checkpoint/safetensors.h"
 #include "pipeline/executor/parallel_executor.h"
 #include "pipeline/glm_image/glm_image_request.h"
 #include "pipeline/glm_image/glm_image_stages.h"
 #include "pipeline/runtime/rank_context.h"
-#include "thread_ranks.h"
+#include "tests/thread_ranks.h"
 
 namespace glmh {
 namespace {

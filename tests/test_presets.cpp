@@ -11,7 +11,7 @@
 #include "pipeline/model/glm_image_presets.h"
 #include "pipeline/model/model_source.h"
 #include "pipeline/runtime/posix_fs.h"
-#include "temp_dir.h"
+#include "tests/temp_dir.h"
 
 namespace glmh {
 namespace {

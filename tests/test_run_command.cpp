@@ -11,8 +11,8 @@
 
 #include "pipeline/runtime/communicator.h"
 #include "pipeline/runtime/posix_fs.h"
-#include "process_runner.h"
-#include "temp_dir.h"
+#include "tests/process_runner.h"
+#include "tests/temp_dir.h"
 
 namespace glmh {
 namespace {

@@ -6,7 +6,7 @@
 #include <fstream>
 
 #include "pipeline/checkpoint/safetensors.h"
-#include "temp_dir.h"
+#include "tests/temp_dir.h"
 
 namespace glmh {
 namespace {

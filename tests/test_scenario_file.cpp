@@ -4,8 +4,8 @@
 
 #include <fstream>
 
-#include "scenarios/scenario_file.h"
-#include "temp_dir.h"
+#include "harness/scenarios/scenario_file.h"
+#include "tests/temp_dir.h"
 
 namespace glmh {
 namespace {

@@ -4,7 +4,7 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
-#include "parity.h"
+#include "tests/parity.h"
 #include "pipeline/model/dit/dit_rotary.h"
 #include "pipeline/model/dit/glm_image_dit.h"
 #include "pipeline/model/model_source.h"
@@ -12,7 +12,7 @@
 #include "pipeline/parallel/sequence_parallel_attention.h"
 #include "pipeline/parallel/sp_sharding.h"
 #include "pipeline/runtime/torch_compat.h"
-#include "thread_ranks.h"
+#include "tests/thread_ranks.h"
 
 namespace glmh {
 namespace {

@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "pipeline/checkpoint/component_checkpoint.h"
-#include "parity.h"
+#include "tests/parity.h"
 #include "pipeline/model/glyph/t5_encoder.h"
 
 namespace glmh {

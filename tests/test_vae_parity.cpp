@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "pipeline/checkpoint/component_checkpoint.h"
-#include "parity.h"
+#include "tests/parity.h"
 #include "pipeline/model/vae/autoencoder_kl.h"
 
 namespace glmh {

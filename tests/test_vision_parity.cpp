@@ -8,11 +8,11 @@
 
 #include <functional>
 
-#include "parity.h"
+#include "tests/parity.h"
 #include "pipeline/checkpoint/component_checkpoint.h"
 #include "pipeline/model/ar/glm_image_image_processor.h"
 #include "pipeline/model/ar/glm_image_vision.h"
-#include "temp_dir.h"
+#include "tests/temp_dir.h"
 
 namespace glmh {
 namespace {

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "pipeline/runtime/rank_context.h"
-#include "temp_dir.h"
+#include "tests/temp_dir.h"
 
 namespace glmh::testing {
 

@@ -1,4 +1,4 @@
-#include "output_parity_check.h"
+#include "harness/checks/output_parity_check.h"
 
 #include <ATen/ATen.h>
 
@@ -7,7 +7,7 @@
 #include <limits>
 
 #include "pipeline/runtime/rank_context.h"
-#include "rank_gather.h"
+#include "harness/checks/rank_gather.h"
 
 namespace glmh {
 

@@ -11,7 +11,7 @@
 
 #include <vector>
 
-#include "check_result.h"
+#include "harness/checks/check_result.h"
 
 namespace glmh {
 

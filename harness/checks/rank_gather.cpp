@@ -1,4 +1,4 @@
-#include "rank_gather.h"
+#include "harness/checks/rank_gather.h"
 
 #include <ATen/ATen.h>
 

@@ -1,8 +1,8 @@
-#include "request_equality_check.h"
+#include "harness/checks/request_equality_check.h"
 
 #include "pipeline/executor/request.h"
 #include "pipeline/runtime/rank_context.h"
-#include "rank_gather.h"
+#include "harness/checks/rank_gather.h"
 
 namespace glmh {
 

@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "check_result.h"
+#include "harness/checks/check_result.h"
 
 namespace glmh {
 

@@ -1,10 +1,10 @@
-#include "rotary_sharding_check.h"
+#include "harness/checks/rotary_sharding_check.h"
 
 #include <ATen/ATen.h>
 
 #include "pipeline/parallel/sp_sharding.h"
 #include "pipeline/runtime/rank_context.h"
-#include "rank_gather.h"
+#include "harness/checks/rank_gather.h"
 
 namespace glmh {
 

@@ -10,7 +10,7 @@
 
 #include <ATen/core/Tensor.h>
 
-#include "check_result.h"
+#include "harness/checks/check_result.h"
 
 namespace glmh {
 

@@ -1,9 +1,9 @@
-#include "token_equality_check.h"
+#include "harness/checks/token_equality_check.h"
 
 #include <ATen/ATen.h>
 
 #include "pipeline/runtime/rank_context.h"
-#include "rank_gather.h"
+#include "harness/checks/rank_gather.h"
 
 namespace glmh {
 

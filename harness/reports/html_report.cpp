@@ -2,8 +2,8 @@
 #include <iomanip>
 #include <sstream>
 
-#include "markup.h"
-#include "report_writers.h"
+#include "harness/reports/markup.h"
+#include "harness/reports/report_writers.h"
 
 namespace glmh {
 

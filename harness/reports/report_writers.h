@@ -9,11 +9,15 @@
 #include <string>
 #include <vector>
 
-#include "scenario_outcome.h"
+#include "harness/reports/scenario_outcome.h"
 
 namespace glmh {
 
 std::string results_csv_text(const std::vector<ScenarioOutcome>& outcomes);
+// What results_csv_text wrote, back (scenario name, device and expect; verdict, exit code and
+// reason; checks, stage times, run_total and the timed figures). A glmh run's own results.csv is
+// the same format with one scenario. Throws std::runtime_error naming the file and line.
+std::vector<ScenarioOutcome> read_results_csv(const std::string& path);
 std::string summary_markdown(const ReportContext& context, const std::vector<ScenarioOutcome>& outcomes);
 std::string junit_xml(const ReportContext& context, const std::vector<ScenarioOutcome>& outcomes);
 std::string report_html(const ReportContext& context, const std::vector<ScenarioOutcome>& outcomes);

@@ -1,9 +1,42 @@
 #include <sstream>
 
-#include "report_files.h"
-#include "report_writers.h"
+#include "harness/io/csv_reader.h"
+#include "harness/io/report_files.h"
+#include "harness/reports/report_writers.h"
 
 namespace glmh {
+
+namespace {
+
+const char* performance_kind(const std::string& name) {
+  return name.rfind("speedup:", 0) == 0      ? "speedup"
+         : name.rfind("efficiency:", 0) == 0 ? "efficiency"
+         : name.rfind("amdahl:", 0) == 0     ? "bound"
+                                             : "timing";
+}
+
+constexpr const char* kStageDetail = "seconds, one run, max over ranks";
+constexpr const char* kRunTotal = "run_total";
+
+double number_at(const std::string& text, const std::string& where, const std::string& column) {
+  if (text.empty()) return 0;
+  try {
+    size_t used = 0;
+    const double v = std::stod(text, &used);
+    if (used == text.size()) return v;
+  } catch (const std::exception&) {
+  }
+  throw std::runtime_error(where + ": " + column + ": expected a number, got '" + text + "'");
+}
+
+CheckStatus status_at(const std::string& text, const std::string& where) {
+  if (text == "pass") return CheckStatus::Pass;
+  if (text == "fail") return CheckStatus::Fail;
+  if (text == "na") return CheckStatus::NotApplicable;
+  throw std::runtime_error(where + ": status '" + text + "' is not pass, fail or na");
+}
+
+}  // namespace
 
 std::string results_csv_text(const std::vector<ScenarioOutcome>& outcomes) {
   std::ostringstream csv;
@@ -17,17 +50,55 @@ std::string results_csv_text(const std::vector<ScenarioOutcome>& outcomes) {
       csv << s << ",check," << c.name << "," << status_name(c.status) << "," << c.value << "," << c.threshold << ","
           << csv_cell(c.detail) << "\n";
     for (const auto& [stage, seconds] : o.stage_seconds)
-      csv << s << ",timing," << stage << ",na," << seconds << ",," << csv_cell("seconds, one run, max over ranks") << "\n";
-    csv << s << ",timing,run_total,na," << o.seconds << ",," << csv_cell("seconds, whole run incl. launch and loading") << "\n";
-    for (const auto& [name, value] : o.performance) {
-      const std::string kind = name.rfind("speedup:", 0) == 0      ? "speedup"
-                               : name.rfind("efficiency:", 0) == 0 ? "efficiency"
-                               : name.rfind("amdahl:", 0) == 0     ? "bound"
-                                                                   : "timing";
-      csv << s << "," << kind << "," << name << ",na," << value << ",," << csv_cell("timed iterations, max over ranks") << "\n";
-    }
+      csv << s << ",stage," << stage << ",na," << seconds << ",," << csv_cell(kStageDetail) << "\n";
+    csv << s << ",timing," << kRunTotal << ",na," << o.seconds << ",,"
+        << csv_cell("seconds, whole run incl. launch and loading") << "\n";
+    for (const auto& [name, value] : o.performance)
+      csv << s << "," << performance_kind(name) << "," << name << ",na," << value << ",,"
+          << csv_cell("timed iterations, max over ranks") << "\n";
   }
   return csv.str();
+}
+
+std::vector<ScenarioOutcome> read_results_csv(const std::string& path) {
+  std::vector<ScenarioOutcome> outcomes;
+  try {
+    io::CSVReader<7, io::trim_chars<' ', '\t'>, io::double_quote_escape<',', '"'>> in(path);
+    in.read_header(io::ignore_no_column, "scenario", "kind", "name", "status", "value", "threshold", "detail");
+    std::string scenario, kind, name, status, value, threshold, detail;
+    while (in.read_row(scenario, kind, name, status, value, threshold, detail)) {
+      const std::string where = path + ":" + std::to_string(in.get_file_line());
+      if (scenario.empty()) throw std::runtime_error(where + ": no scenario name");
+      if (outcomes.empty() || outcomes.back().scenario.name != scenario) {
+        outcomes.emplace_back();
+        outcomes.back().scenario.name = scenario;
+        outcomes.back().passed = true;  // until its verdict row says otherwise
+      }
+      ScenarioOutcome& o = outcomes.back();
+      if (kind == "info") {
+        if (name == "device") o.scenario.device = detail;
+      } else if (kind == "verdict") {
+        o.scenario.expect = name;
+        o.passed = status_at(status, where) == CheckStatus::Pass;
+        o.exit_code = int(number_at(value, where, "value"));
+        o.reason = detail;
+      } else if (kind == "check") {
+        o.checks.push_back({name, status_at(status, where), number_at(value, where, "value"),
+                            number_at(threshold, where, "threshold"), detail});
+      } else if (kind == "stage") {
+        o.stage_seconds.emplace_back(name, number_at(value, where, "value"));
+      } else if (kind == "timing" && name == kRunTotal) {
+        o.seconds = number_at(value, where, "value");
+      } else if (kind == "timing" || kind == "speedup" || kind == "efficiency" || kind == "bound") {
+        o.performance.emplace_back(name, number_at(value, where, "value"));
+      } else {
+        throw std::runtime_error(where + ": unknown kind '" + kind + "'");
+      }
+    }
+  } catch (const io::error::base& e) {
+    throw std::runtime_error(path + ": " + e.what());
+  }
+  return outcomes;
 }
 
 }  // namespace glmh

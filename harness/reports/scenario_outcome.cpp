@@ -1,10 +1,9 @@
-#include "scenario_outcome.h"
+#include "harness/reports/scenario_outcome.h"
 
 #include <nlohmann/json.hpp>
 
 #include <fstream>
 
-#include "csv_reader.h"
 
 #include <cmath>
 #include <map>
@@ -14,15 +13,6 @@ namespace glmh {
 
 namespace {
 
-double number_of(const std::string& text) {
-  if (text.empty()) return 0;
-  try {
-    return std::stod(text);
-  } catch (const std::exception&) {
-    return 0;
-  }
-}
-
 CheckStatus status_of(const std::string& text, const std::string& where) {
   if (text == "pass") return CheckStatus::Pass;
   if (text == "fail") return CheckStatus::Fail;
@@ -31,26 +21,6 @@ CheckStatus status_of(const std::string& text, const std::string& where) {
 }
 
 }  // namespace
-
-void read_run_results(const std::string& path, std::vector<CheckResult>& checks,
-                      std::vector<std::pair<std::string, double>>& stage_seconds) {
-  try {
-    io::CSVReader<5, io::trim_chars<>, io::double_quote_escape<',', '"'>> in(path);
-    in.read_header(io::ignore_no_column, "check", "status", "value", "threshold", "detail");
-    std::string name, status, value, threshold, detail;
-    while (in.read_row(name, status, value, threshold, detail)) {
-      const std::string where = path + ":" + std::to_string(in.get_file_line());
-      const std::string stage_prefix = "stage_seconds:";
-      if (name.rfind(stage_prefix, 0) == 0) {
-        stage_seconds.emplace_back(name.substr(stage_prefix.size()), number_of(value));
-        continue;
-      }
-      checks.push_back({name, status_of(status, where), number_of(value), number_of(threshold), detail});
-    }
-  } catch (const io::error::base& e) {
-    throw std::runtime_error(path + ": " + e.what());
-  }
-}
 
 namespace {
 
@@ -119,6 +89,7 @@ std::string report_data_json(const ReportContext& context, const std::vector<Sce
     e["exit_code"] = o.exit_code;
     e["seconds"] = o.seconds;
     e["run_dir"] = o.run_dir;
+    e["reference_dir"] = o.reference_dir;
     for (const auto& c : o.checks)
       e["checks"].push_back({{"name", c.name}, {"status", status_name(c.status)}, {"value", number_json(c.value)},
                              {"threshold", number_json(c.threshold)}, {"detail", c.detail}});
@@ -146,6 +117,7 @@ void read_report_data(const std::string& path, ReportContext& context, std::vect
       o.exit_code = e.at("exit_code");
       o.seconds = e.at("seconds");
       o.run_dir = e.at("run_dir");
+      o.reference_dir = e.value("reference_dir", "");
       for (const auto& c : e.value("checks", nlohmann::json::array()))
         o.checks.push_back({c.at("name"), status_of(c.at("status"), path), number_from(c.at("value")),
                             number_from(c.at("threshold")), c.at("detail")});

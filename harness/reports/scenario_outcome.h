@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "checks/check_result.h"
-#include "scenarios/scenario.h"
+#include "harness/checks/check_result.h"
+#include "harness/scenarios/scenario.h"
 
 namespace glmh {
 
@@ -19,6 +19,7 @@ struct ScenarioOutcome {
   int exit_code = -1;
   double seconds = 0;         // wall clock of the whole run (launch, load, stages, checks)
   std::string run_dir;        // the scenario's glmh run --out
+  std::string reference_dir;  // the single-rank run it was compared with ("" when none)
   std::vector<CheckResult> checks;
   std::vector<std::pair<std::string, double>> stage_seconds;  // stage -> seconds, max over ranks
   // glmh bench only: timed figures in order, e.g. "glm_image.denoising:p50" (s),
@@ -35,11 +36,6 @@ struct ScenarioOutcome {
     return false;
   }
 };
-
-// The checks and stage times of a glmh run's results.csv; throws std::runtime_error naming the
-// file and line when it is malformed.
-void read_run_results(const std::string& path, std::vector<CheckResult>& checks,
-                      std::vector<std::pair<std::string, double>>& stage_seconds);
 
 // Facts for every report header.
 struct ReportContext {

@@ -3,8 +3,8 @@
 #include <set>
 #include <sstream>
 
-#include "report_files.h"
-#include "report_writers.h"
+#include "harness/io/report_files.h"
+#include "harness/reports/report_writers.h"
 
 namespace glmh {
 

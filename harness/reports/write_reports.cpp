@@ -1,6 +1,6 @@
 #include "pipeline/runtime/posix_fs.h"
-#include "report_files.h"
-#include "report_writers.h"
+#include "harness/io/report_files.h"
+#include "harness/reports/report_writers.h"
 
 namespace glmh {
 

@@ -1,4 +1,4 @@
-#include "scenario.h"
+#include "harness/scenarios/scenario.h"
 
 #include <cstdint>
 #include <cstdio>

@@ -1,6 +1,6 @@
-#include "scenario_file.h"
+#include "harness/scenarios/scenario_file.h"
 
-#include "csv_reader.h"
+#include "harness/io/csv_reader.h"
 
 #include <algorithm>
 #include <cmath>

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "scenario.h"
+#include "harness/scenarios/scenario.h"
 
 namespace glmh {
 

@@ -1,4 +1,4 @@
-#include "component_checkpoint.h"
+#include "pipeline/checkpoint/component_checkpoint.h"
 
 #include <ATen/ATen.h>
 
@@ -7,7 +7,7 @@
 #include <sstream>
 
 #include "pipeline/runtime/posix_fs.h"
-#include "preset_weights.h"
+#include "pipeline/checkpoint/preset_weights.h"
 
 namespace glmh {
 

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "safetensors.h"
+#include "pipeline/checkpoint/safetensors.h"
 
 namespace glmh {
 

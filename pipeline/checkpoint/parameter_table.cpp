@@ -1,8 +1,8 @@
-#include "parameter_table.h"
+#include "pipeline/checkpoint/parameter_table.h"
 
 #include <ATen/ATen.h>
 
-#include "component_checkpoint.h"
+#include "pipeline/checkpoint/component_checkpoint.h"
 
 namespace glmh {
 

@@ -1,4 +1,4 @@
-#include "preset_weights.h"
+#include "pipeline/checkpoint/preset_weights.h"
 
 #include <ATen/ATen.h>
 

@@ -1,4 +1,4 @@
-#include "safetensors.h"
+#include "pipeline/checkpoint/safetensors.h"
 
 #include <ATen/ATen.h>
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-#include "parallel_executor.h"
+#include "pipeline/executor/parallel_executor.h"
 
 #include <ATen/ATen.h>
 
@@ -6,7 +6,7 @@
 
 #include "pipeline/runtime/rank_context.h"
 #include "pipeline/runtime/error_text.h"
-#include "request.h"
+#include "pipeline/executor/request.h"
 
 namespace glmh {
 
@@ -201,6 +201,23 @@ void ParallelExecutor::run_main_rank_and_send(Stage& stage, Request& request, St
   }
   // The barrier after the hand-off also tells every rank whether each one adopted the request.
   status_barrier(stage, error, "adopting rank 0's request");
+}
+
+ExecutorHooks chain_hooks(ExecutorHooks first, ExecutorHooks second) {
+  ExecutorHooks h;
+  h.before_stage = [first, second](const Stage& s, RankContext& c) {
+    if (first.before_stage) first.before_stage(s, c);
+    if (second.before_stage) second.before_stage(s, c);
+  };
+  h.before_body = [first, second](const Stage& s, RankContext& c) {
+    if (first.before_body) first.before_body(s, c);
+    if (second.before_body) second.before_body(s, c);
+  };
+  h.after_stage = [first, second](const Stage& s, Request& r, RankContext& c) {
+    if (first.after_stage) first.after_stage(s, r, c);
+    if (second.after_stage) second.after_stage(s, r, c);
+  };
+  return h;
 }
 
 }  // namespace glmh

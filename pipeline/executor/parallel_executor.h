@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "stage.h"
+#include "pipeline/executor/stage.h"
 
 namespace glmh {
 
@@ -51,6 +51,9 @@ struct ExecutorHooks {
   // Called on every rank once a stage, and the executor's communication for it, are done.
   std::function<void(const Stage&, Request&, RankContext&)> after_stage;
 };
+
+// Both sets of hooks, `first`'s before `second`'s.
+ExecutorHooks chain_hooks(ExecutorHooks first, ExecutorHooks second);
 
 class ParallelExecutor {
  public:

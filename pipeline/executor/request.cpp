@@ -1,4 +1,4 @@
-#include "request.h"
+#include "pipeline/executor/request.h"
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>

@@ -1,4 +1,4 @@
-#include "glm_image_models.h"
+#include "pipeline/glm_image/glm_image_models.h"
 
 #include "pipeline/checkpoint/parameter_table.h"
 #include "pipeline/runtime/communicator.h"

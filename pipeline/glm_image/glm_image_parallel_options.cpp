@@ -1,4 +1,4 @@
-#include "glm_image_parallel_options.h"
+#include "pipeline/glm_image/glm_image_parallel_options.h"
 
 #include <array>
 #include <utility>

@@ -1,4 +1,4 @@
-#include "glm_image_request.h"
+#include "pipeline/glm_image/glm_image_request.h"
 
 #include <ATen/ATen.h>
 

@@ -1,8 +1,8 @@
-#include "glm_image_stages.h"
+#include "pipeline/glm_image/glm_image_stages.h"
 
 #include <ATen/ATen.h>
 
-#include "glm_image_request.h"
+#include "pipeline/glm_image/glm_image_request.h"
 #include "pipeline/executor/request.h"
 #include "pipeline/model/ar/ar_prompt.h"
 #include "pipeline/model/ar/glm_image_image_processor.h"

@@ -18,8 +18,8 @@
 #include <memory>
 #include <vector>
 
-#include "glm_image_models.h"
-#include "glm_image_parallel_options.h"
+#include "pipeline/glm_image/glm_image_models.h"
+#include "pipeline/glm_image/glm_image_parallel_options.h"
 #include "pipeline/executor/stage.h"
 #include "pipeline/model/dit/dit_kv_cache.h"
 

@@ -1,4 +1,4 @@
-#include "flow_match_scheduler.h"
+#include "pipeline/model/flow_match_scheduler.h"
 
 #include "pipeline/checkpoint/parameter_table.h"
 

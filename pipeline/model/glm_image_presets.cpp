@@ -1,4 +1,4 @@
-#include "glm_image_presets.h"
+#include "pipeline/model/glm_image_presets.h"
 
 #include <stdexcept>
 

@@ -1,4 +1,4 @@
-#include "model_source.h"
+#include "pipeline/model/model_source.h"
 
 #include <ATen/ATen.h>
 

@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "glm_image_presets.h"
+#include "pipeline/model/glm_image_presets.h"
 #include "pipeline/checkpoint/component_checkpoint.h"
 
 namespace glmh {

@@ -1,10 +1,10 @@
-#include "dit_tensor_parallel.h"
+#include "pipeline/parallel/dit_tensor_parallel.h"
 
 #include <ATen/ATen.h>
 
 #include <stdexcept>
 
-#include "tp_slice.h"
+#include "pipeline/parallel/tp_slice.h"
 
 namespace glmh {
 

@@ -1,4 +1,4 @@
-#include "sequence_parallel_attention.h"
+#include "pipeline/parallel/sequence_parallel_attention.h"
 
 #include <ATen/ATen.h>
 

@@ -1,4 +1,4 @@
-#include "sp_sharding.h"
+#include "pipeline/parallel/sp_sharding.h"
 
 #include <ATen/ATen.h>
 

@@ -1,13 +1,13 @@
-#include "communicator.h"
+#include "pipeline/runtime/communicator.h"
 
 #include <ATen/ATen.h>
 #include <c10/util/Exception.h>
 
-#include "device_sync.h"
-#include "error_text.h"
-#include "rendezvous_impl.h"
+#include "pipeline/runtime/device_sync.h"
+#include "pipeline/runtime/error_text.h"
+#include "pipeline/runtime/rendezvous_impl.h"
 #define GLMH_COMPAT_WITH_C10D
-#include "torch_compat.h"
+#include "pipeline/runtime/torch_compat.h"
 
 namespace glmh {
 

@@ -1,8 +1,8 @@
-#include "device_sync.h"
+#include "pipeline/runtime/device_sync.h"
 
 #include <thread>
 
-#include "communicator.h"
+#include "pipeline/runtime/communicator.h"
 
 #if defined(GLMH_WITH_NCCL)
 #include <ATen/cuda/CUDAEvent.h>

@@ -1,4 +1,4 @@
-#include "device_timeline.h"
+#include "pipeline/runtime/device_timeline.h"
 
 #include <sys/resource.h>
 

@@ -1,4 +1,4 @@
-#include "error_text.h"
+#include "pipeline/runtime/error_text.h"
 
 #include <c10/util/Exception.h>
 

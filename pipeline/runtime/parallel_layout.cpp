@@ -1,4 +1,4 @@
-#include "parallel_layout.h"
+#include "pipeline/runtime/parallel_layout.h"
 
 #include <algorithm>
 #include <sstream>

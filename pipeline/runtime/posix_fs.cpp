@@ -1,4 +1,4 @@
-#include "posix_fs.h"
+#include "pipeline/runtime/posix_fs.h"
 
 #include <dirent.h>
 #include <ftw.h>

@@ -1,4 +1,4 @@
-#include "process_groups.h"
+#include "pipeline/runtime/process_groups.h"
 
 namespace glmh {
 

@@ -4,8 +4,8 @@
 #include <array>
 #include <memory>
 
-#include "communicator.h"
-#include "parallel_layout.h"
+#include "pipeline/runtime/communicator.h"
+#include "pipeline/runtime/parallel_layout.h"
 
 namespace glmh {
 

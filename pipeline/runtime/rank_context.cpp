@@ -1,6 +1,6 @@
-#include "rank_context.h"
+#include "pipeline/runtime/rank_context.h"
 
-#include "device_sync.h"
+#include "pipeline/runtime/device_sync.h"
 
 #include <fcntl.h>
 #include <stdio.h>

@@ -11,10 +11,10 @@
 #include <string>
 #include <thread>
 
-#include "parallel_layout.h"
-#include "process_groups.h"
-#include "rank_log.h"
-#include "rendezvous.h"
+#include "pipeline/runtime/parallel_layout.h"
+#include "pipeline/runtime/process_groups.h"
+#include "pipeline/runtime/rank_log.h"
+#include "pipeline/runtime/rendezvous.h"
 
 namespace glmh {
 

@@ -1,4 +1,4 @@
-#include "rank_environment.h"
+#include "pipeline/runtime/rank_environment.h"
 
 #include <cstdlib>
 #include <stdexcept>

@@ -11,7 +11,7 @@
 #include <optional>
 #include <string>
 
-#include "rendezvous.h"
+#include "pipeline/runtime/rendezvous.h"
 
 namespace glmh {
 

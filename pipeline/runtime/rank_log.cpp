@@ -1,4 +1,4 @@
-#include "rank_log.h"
+#include "pipeline/runtime/rank_log.h"
 
 #include <cerrno>
 #include <unistd.h>

@@ -1,10 +1,10 @@
-#include "rendezvous.h"
+#include "pipeline/runtime/rendezvous.h"
 
 #include <stdexcept>
 
-#include "rendezvous_impl.h"
+#include "pipeline/runtime/rendezvous_impl.h"
 #define GLMH_COMPAT_WITH_C10D
-#include "torch_compat.h"
+#include "pipeline/runtime/torch_compat.h"
 
 namespace glmh {
 

@@ -3,7 +3,7 @@
 
 #include <torch/csrc/distributed/c10d/Store.hpp>
 
-#include "rendezvous.h"
+#include "pipeline/runtime/rendezvous.h"
 
 namespace glmh {
 

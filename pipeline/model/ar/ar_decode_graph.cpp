@@ -1,4 +1,4 @@
-#include "ar_decode_graph.h"
+#include "pipeline/model/ar/ar_decode_graph.h"
 
 #if defined(GLMH_WITH_NCCL)  // a CUDA build of torch
 #include <ATen/cuda/CUDAEvent.h>

@@ -1,13 +1,13 @@
-#include "ar_generation.h"
+#include "pipeline/model/ar/ar_generation.h"
 
 #include <ATen/ATen.h>
 
 #include <stdexcept>
 #include <string>
 
-#include "ar_decode_graph.h"
-#include "ar_kv_cache.h"
-#include "glm_image_text_model.h"
+#include "pipeline/model/ar/ar_decode_graph.h"
+#include "pipeline/model/ar/ar_kv_cache.h"
+#include "pipeline/model/ar/glm_image_text_model.h"
 
 namespace glmh {
 

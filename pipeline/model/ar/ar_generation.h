@@ -11,8 +11,8 @@
 #include <functional>
 #include <vector>
 
-#include "ar_positions.h"
-#include "token_sampler.h"
+#include "pipeline/model/ar/ar_positions.h"
+#include "pipeline/model/ar/token_sampler.h"
 
 namespace glmh {
 

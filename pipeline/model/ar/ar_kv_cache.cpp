@@ -1,11 +1,11 @@
-#include "ar_kv_cache.h"
+#include "pipeline/model/ar/ar_kv_cache.h"
 
 #include <ATen/ATen.h>
 
 #include <stdexcept>
 #include <string>
 
-#include "glm_image_text_model.h"
+#include "pipeline/model/ar/glm_image_text_model.h"
 
 namespace glmh {
 

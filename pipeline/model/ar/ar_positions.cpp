@@ -1,4 +1,4 @@
-#include "ar_positions.h"
+#include "pipeline/model/ar/ar_positions.h"
 
 #include <ATen/ATen.h>
 

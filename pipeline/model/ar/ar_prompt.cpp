@@ -1,9 +1,9 @@
-#include "ar_prompt.h"
+#include "pipeline/model/ar/ar_prompt.h"
 
 #include <cmath>
 #include <stdexcept>
 
-#include "bpe_tokenizer.h"
+#include "pipeline/model/ar/bpe_tokenizer.h"
 
 namespace glmh {
 

@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "ar_positions.h"  // GridThw
+#include "pipeline/model/ar/ar_positions.h"  // GridThw
 
 namespace glmh {
 

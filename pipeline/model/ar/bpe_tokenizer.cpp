@@ -1,4 +1,4 @@
-#include "bpe_tokenizer.h"
+#include "pipeline/model/ar/bpe_tokenizer.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -16,7 +16,6 @@
 
 #include "pipeline/checkpoint/component_checkpoint.h"
 #include "pipeline/checkpoint/safetensors.h"
-#include "pipeline/executor/request.h"
 
 namespace glmh {
 
@@ -695,7 +694,7 @@ BpeTokenizer BpeTokenizer::from_json(const json& j, const std::string& source) {
 std::vector<int64_t> BpeTokenizer::encode(const std::string& text) const {
   const Impl& m = *impl_;
   if (const size_t bad = first_invalid_utf8(text); bad != std::string::npos)
-    throw RequestError("tokenizer '" + m.source + "': text is not valid UTF-8 (byte offset " + std::to_string(bad) + ")");
+    throw TokenizerInputError("tokenizer '" + m.source + "': text is not valid UTF-8 (byte offset " + std::to_string(bad) + ")");
   std::vector<int64_t> ids;
   std::vector<std::string> words, next;
   for (const Piece& outer : m.find_added(text, 0, text.size(), m.raw_trie)) {

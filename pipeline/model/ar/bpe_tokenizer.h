@@ -24,11 +24,17 @@
 
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 namespace glmh {
+
+// Text the tokenizer cannot encode (not valid UTF-8): bad input, named with the byte offset.
+class TokenizerInputError : public std::invalid_argument {
+  using std::invalid_argument::invalid_argument;
+};
 
 // GLM-4's pre-tokenizer regex (GLM-4-9B-0414, GLM-4.1V, GLM-Image): cl100k-style, with
 // case-insensitive contractions and digit runs of at most three.
@@ -41,7 +47,7 @@ class BpeTokenizer {
   // The same from parsed JSON; `source` names it in error messages.
   static BpeTokenizer from_json(const nlohmann::json& tokenizer, const std::string& source);
 
-  // Token ids of a UTF-8 text; no special tokens are added. Invalid UTF-8 throws RequestError
+  // Token ids of a UTF-8 text; no special tokens are added. Invalid UTF-8 throws TokenizerInputError
   // (pipeline/executor/request.h) naming the tokenizer and the byte offset.
   std::vector<int64_t> encode(const std::string& utf8) const;
   // Text of ids, special tokens included (tokenizers' decode with skip_special_tokens=false):

@@ -1,4 +1,4 @@
-#include "glm_image_image_processor.h"
+#include "pipeline/model/ar/glm_image_image_processor.h"
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>

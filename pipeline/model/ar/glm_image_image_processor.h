@@ -21,7 +21,7 @@
 #include <string>
 #include <utility>
 
-#include "ar_positions.h"
+#include "pipeline/model/ar/ar_positions.h"
 
 namespace glmh {
 

@@ -1,4 +1,4 @@
-#include "glm_image_text_model.h"
+#include "pipeline/model/ar/glm_image_text_model.h"
 
 #include <ATen/ATen.h>
 
@@ -9,10 +9,10 @@
 
 #include "pipeline/checkpoint/component_checkpoint.h"
 #include "pipeline/checkpoint/parameter_table.h"
-#include "pipeline/parallel/ar_tensor_parallel.h"
+#include "pipeline/model/ar/ar_tensor_parallel.h"
 #include "pipeline/runtime/communicator.h"
 #include "pipeline/runtime/torch_compat.h"
-#include "ar_kv_cache.h"
+#include "pipeline/model/ar/ar_kv_cache.h"
 
 namespace glmh {
 

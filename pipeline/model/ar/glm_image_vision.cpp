@@ -1,4 +1,4 @@
-#include "glm_image_vision.h"
+#include "pipeline/model/ar/glm_image_vision.h"
 
 #include <ATen/ATen.h>
 

@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "ar_positions.h"
+#include "pipeline/model/ar/ar_positions.h"
 
 namespace glmh {
 

@@ -1,4 +1,4 @@
-#include "prior_tokens.h"
+#include "pipeline/model/ar/prior_tokens.h"
 
 #include <ATen/ATen.h>
 

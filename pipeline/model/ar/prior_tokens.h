@@ -7,7 +7,7 @@
 
 #include <vector>
 
-#include "ar_positions.h"
+#include "pipeline/model/ar/ar_positions.h"
 
 namespace glmh {
 

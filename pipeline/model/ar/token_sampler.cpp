@@ -1,4 +1,4 @@
-#include "token_sampler.h"
+#include "pipeline/model/ar/token_sampler.h"
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>

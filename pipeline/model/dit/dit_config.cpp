@@ -1,4 +1,4 @@
-#include "dit_config.h"
+#include "pipeline/model/dit/dit_config.h"
 
 #include "pipeline/checkpoint/parameter_table.h"
 

@@ -1,4 +1,4 @@
-#include "dit_kv_cache.h"
+#include "pipeline/model/dit/dit_kv_cache.h"
 
 #include <ATen/ATen.h>
 

@@ -1,4 +1,4 @@
-#include "dit_rotary.h"
+#include "pipeline/model/dit/dit_rotary.h"
 
 #include <ATen/ATen.h>
 

@@ -1,10 +1,10 @@
-#include "glm_image_dit.h"
+#include "pipeline/model/dit/glm_image_dit.h"
 
 #include <ATen/ATen.h>
 
 #include <cmath>
 
-#include "dit_rotary.h"
+#include "pipeline/model/dit/dit_rotary.h"
 #include "pipeline/checkpoint/component_checkpoint.h"
 #include "pipeline/checkpoint/parameter_table.h"
 #include "pipeline/parallel/dit_tensor_parallel.h"

@@ -14,8 +14,8 @@
 #include <utility>
 #include <vector>
 
-#include "dit_config.h"
-#include "dit_kv_cache.h"
+#include "pipeline/model/dit/dit_config.h"
+#include "pipeline/model/dit/dit_kv_cache.h"
 
 namespace glmh {
 

@@ -1,8 +1,8 @@
-#include "glyph_text.h"
+#include "pipeline/model/glyph/glyph_text.h"
 
 #include <ATen/ATen.h>
 
-#include "t5_encoder.h"
+#include "pipeline/model/glyph/t5_encoder.h"
 
 namespace glmh {
 

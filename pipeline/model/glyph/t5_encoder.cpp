@@ -1,4 +1,4 @@
-#include "t5_encoder.h"
+#include "pipeline/model/glyph/t5_encoder.h"
 
 #include <ATen/ATen.h>
 

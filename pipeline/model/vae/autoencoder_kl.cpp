@@ -1,4 +1,4 @@
-#include "autoencoder_kl.h"
+#include "pipeline/model/vae/autoencoder_kl.h"
 
 #include <ATen/ATen.h>
 

@@ -1,0 +1,36 @@
+// The checks glmh run makes while the stages run, wired into the stages' and the executor's
+// hooks: rotary_sharding when the denoising stage has cut its SP shards (before the DiT uses
+// them), request_equality and token_equality once the AR stage's result has reached every rank.
+// A rank without prior tokens stops the run on every rank (RunStopped) with the failed check.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "harness/checks/check_result.h"
+#include "pipeline/executor/parallel_executor.h"
+#include "pipeline/glm_image/glm_image_parallel_options.h"
+
+namespace glmh {
+
+class InRunChecks {
+ public:
+  // `compare_timings`: the requests must match in their stage timings too (they do when rank 0's
+  // request was sent to the others).
+  InRunChecks(bool compare_timings, int64_t head_dim) : compare_timings_(compare_timings), head_dim_(head_dim) {}
+
+  // Installs the checks into the run's options and hooks. `this` must outlive the run.
+  void attach(GlmImageRunOptions& options, ExecutorHooks& hooks);
+  // The stage after which every rank holds the AR stage's result.
+  void set_ar_done_stage(std::string stage) { ar_done_stage_ = std::move(stage); }
+
+  std::vector<CheckResult>& results() { return results_; }
+
+ private:
+  std::string ar_done_stage_;
+  bool compare_timings_;
+  int64_t head_dim_;
+  std::vector<CheckResult> results_;
+};
+
+}  // namespace glmh

@@ -1,0 +1,170 @@
+#include "harness/commands/bench_command.h"
+
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <iostream>
+#include <map>
+
+#include "harness/cli/cli_args.h"
+#include "harness/cli/exit_codes.h"
+#include "harness/launch/local_launcher.h"
+#include "pipeline/runtime/posix_fs.h"
+#include "pipeline/runtime/rank_log.h"
+#include "harness/reports/report_writers.h"
+#include "harness/scenarios/scenario_runner.h"
+#include "harness/scenarios/scenario_file.h"
+
+namespace glmh {
+
+namespace {
+
+std::vector<OptionSpec> bench_option_specs() {
+  return {
+      {"scenarios", "FILE", "the scenario file (scenarios/README.md)", ""},
+      {"golden", "DIR", "golden store for the checked run (default: references computed first)", ""},
+      {"filter", "REGEX", "only the scenarios whose name matches", ""},
+      {"warmup", "N", "untimed iterations after the checked run", "1"},
+      {"repeat", "N", "at least N timed iterations", "5"},
+      {"min-seconds", "S", "and at least this long per scenario", "0"},
+      {"out", "DIR", "report directory (default: reports/<run-id>)", ""},
+      {"scenario-timeout", "SEC", "a scenario is stopped after this long", "3600"},
+      {"help", "", "show this help", ""},
+  };
+}
+
+// The figures of one scenario's bench.json: percentiles per stage, end to end and per denoise step,
+// the largest peak memory and collective time over ranks. The stage breakdown becomes the medians.
+void read_bench(ScenarioOutcome& o) {
+  std::ifstream in(o.run_dir + "/bench.json");
+  if (!in) return;
+  const nlohmann::json j = nlohmann::json::parse(in);
+  o.performance.emplace_back("iterations", j.value("iterations", 0));
+  o.stage_seconds.clear();
+  const auto& stats = j.at("statistics");
+  for (const auto& stage : j.at("stages")) {
+    const std::string name = stage.get<std::string>();
+    if (!stats.contains(name) || stats[name].is_null()) continue;
+    o.stage_seconds.emplace_back(name, stats[name]["median"].get<double>());
+    o.performance.emplace_back(name + ":p50", stats[name]["median"].get<double>());
+    o.performance.emplace_back(name + ":p90", stats[name]["p90"].get<double>());
+  }
+  for (const char* name : {"end_to_end", "denoise_step"}) {
+    if (!stats.contains(name) || stats[name].is_null()) continue;
+    for (const char* q : {"median", "p90", "min", "max"})
+      o.performance.emplace_back(std::string(name) + ":" + (std::string(q) == "median" ? "p50" : q), stats[name][q].get<double>());
+  }
+  double peak = 0, collectives = 0;
+  for (const auto& v : j.at("peak_memory_bytes")) peak = std::max(peak, v.get<double>());
+  for (const auto& v : j.at("collective_host_seconds")) collectives = std::max(collectives, v.get<double>());
+  o.performance.emplace_back("peak_memory_gib", peak / double(1ull << 30));
+  o.performance.emplace_back("collective_seconds", collectives);
+}
+
+// Speedup and efficiency over the single-rank scenario of the same request in this run, and the
+// Amdahl bound: only the denoising shrinks with more ranks.
+void add_speedups(std::vector<ScenarioOutcome>& outcomes) {
+  std::map<std::string, const ScenarioOutcome*> single;
+  for (const auto& o : outcomes)
+    if (o.scenario.world_size == 1 && o.has_figure("end_to_end:p50")) single.emplace(o.scenario.reference_key(), &o);
+  for (auto& o : outcomes) {
+    const auto it = single.find(o.scenario.reference_key());
+    if (it == single.end() || !o.has_figure("end_to_end:p50")) continue;
+    const ScenarioOutcome& base = *it->second;
+    const double n = o.scenario.world_size;
+    const double base_denoise = base.figure("glm_image.denoising:p50"), base_total = base.figure("end_to_end:p50");
+    const double speedup_denoise = base_denoise / o.figure("glm_image.denoising:p50");
+    const double speedup_total = base_total / o.figure("end_to_end:p50");
+    const double parallel = base_denoise / base_total;
+    o.performance.emplace_back("speedup:glm_image.denoising", speedup_denoise);
+    o.performance.emplace_back("efficiency:glm_image.denoising", speedup_denoise / n);
+    o.performance.emplace_back("speedup:end_to_end", speedup_total);
+    o.performance.emplace_back("efficiency:end_to_end", speedup_total / n);
+    o.performance.emplace_back("amdahl:end_to_end", 1.0 / ((1.0 - parallel) + parallel / n));
+  }
+}
+
+}  // namespace
+
+int bench_command(const std::vector<std::string>& raw_args) {
+  const auto specs = bench_option_specs();
+  RankLog log;
+  CliArgs args;
+  std::vector<Scenario> selected;
+  try {
+    args = CliArgs::parse("bench", specs, raw_args);
+    if (args.flag("help")) {
+      std::cout << CliArgs::help_text(
+          "bench",
+          "Benchmarks every scenario with expect=pass: one checked run (all checks, against the\n"
+          "single-rank reference), then --warmup untimed and at least --repeat timed iterations\n"
+          "lasting at least --min-seconds, with no check inside them. Reports median / p90 / min /\n"
+          "max per stage, end to end and per denoise step (max over ranks), peak memory and time in\n"
+          "collectives per rank, and each layout's speedup and efficiency over the single-rank run\n"
+          "of the same request in this invocation (added when the file has none), next to the\n"
+          "Amdahl bound. Writes results.csv, summary.md, report.html and junit.xml.",
+          specs);
+      return kExitOk;
+    }
+    if (!args.given("scenarios")) throw UsageError("glmh bench: --scenarios is required");
+    for (const auto& s : filter_scenarios(read_scenario_file(args.str("scenarios")), args.str("filter")))
+      if (s.expect == "pass") selected.push_back(s);  // a fault is validated, never timed
+    if (selected.empty()) throw UsageError("glmh bench: no scenario with expect=pass is selected");
+    if (args.integer("repeat", 0) < 1 && args.real("min-seconds") <= 0)
+      throw UsageError("glmh bench: --repeat must be >= 1 (or --min-seconds > 0)");
+    args.integer("warmup", 0);
+  } catch (const std::invalid_argument& e) {
+    log.error(e.what());
+    return kExitUsage;
+  }
+  // Every request needs its single-rank run in the same invocation, first.
+  std::map<std::string, bool> has_single;
+  for (const auto& s : selected) has_single[s.reference_key()] = has_single[s.reference_key()] || s.world_size == 1;
+  std::vector<Scenario> all;
+  for (const auto& s : selected)
+    if (!has_single[s.reference_key()]) {
+      Scenario single = single_rank_request(s);
+      single.name = "single-rank." + s.name;
+      all.push_back(single);
+      has_single[s.reference_key()] = true;
+    }
+  all.insert(all.end(), selected.begin(), selected.end());
+
+  const std::string run_id = make_run_id();
+  const std::string out = args.given("out") ? args.str("out") : "reports/" + run_id;
+  std::cout << "# glmh bench " << args.str("scenarios") << ": " << all.size() << " scenario(s), reports in " << out
+            << std::endl;
+  ScenarioRunOptions options;
+  options.golden = args.str("golden");
+  options.out = out;
+  options.limit = std::chrono::seconds(args.integer("scenario-timeout", 1));
+  options.extra_run_args = {"--warmup", args.str("warmup"), "--repeat", args.str("repeat"), "--min-seconds",
+                            args.str("min-seconds")};
+  std::vector<ScenarioOutcome> outcomes = run_scenarios(all, options);
+  for (auto& o : outcomes) {
+    try {
+      read_bench(o);
+    } catch (const std::exception& e) {
+      o.passed = false;
+      o.reason = "bench.json unreadable: " + std::string(e.what());
+    }
+    if (o.passed && o.performance.empty()) {
+      o.passed = false;
+      o.reason = "no timed iterations (no bench.json)";
+    }
+  }
+  add_speedups(outcomes);
+  const ReportContext context =
+      scenario_report_context("glmh bench " + args.str("scenarios"), run_id, args.str("scenarios"), outcomes);
+  write_reports(out, context, outcomes);
+  for (const auto& o : outcomes)
+    if (o.has_figure("speedup:end_to_end"))
+      std::cout << "  " << o.scenario.name << ": denoising " << o.figure("speedup:glm_image.denoising") << "x, end to end "
+                << o.figure("speedup:end_to_end") << "x (Amdahl bound " << o.figure("amdahl:end_to_end") << "x) on "
+                << o.scenario.world_size << " ranks\n";
+  const auto reasons = invalid_reasons(outcomes);
+  std::cout << "Result is : " << (reasons.empty() ? "VALID" : "INVALID") << "; " << out << "/summary.md" << std::endl;
+  return outcomes_exit_code(outcomes);
+}
+
+}  // namespace glmh

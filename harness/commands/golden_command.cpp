@@ -1,0 +1,180 @@
+#include "harness/commands/golden_command.h"
+
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include <ctime>
+#include <fstream>
+#include <iostream>
+#include <map>
+
+#include "harness/launch/child_process.h"
+#include "harness/cli/cli_args.h"
+#include "harness/checks/output_comparison.h"
+#include "harness/cli/exit_codes.h"
+#include "pipeline/runtime/posix_fs.h"
+#include "pipeline/runtime/rank_log.h"
+#include "harness/io/report_files.h"
+#include "harness/scenarios/scenario_runner.h"
+#include "harness/scenarios/scenario_file.h"
+
+namespace glmh {
+
+namespace {
+
+std::vector<OptionSpec> golden_option_specs() {
+  return {
+      {"scenarios", "FILE", "the scenario file whose single-rank references are meant", ""},
+      {"filter", "REGEX", "only the scenarios whose name matches", ""},
+      {"golden", "DIR", "the golden store", "golden/scenarios"},
+      {"timeout", "SEC", "a single-rank run is stopped after this long", "1800"},
+      {"help", "", "show this help", ""},
+  };
+}
+
+std::string utc_now() {
+  const std::time_t t = std::time(nullptr);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y%m%dT%H%M%SZ", std::gmtime(&t));
+  return text;
+}
+
+// Runs the single-rank request into `dir` (a fresh directory) and writes its provenance.
+bool produce(const Scenario& request, const std::vector<std::string>& users, const std::string& dir,
+             std::chrono::seconds limit, std::string& error) {
+  std::vector<std::string> args = {"run"};
+  const auto a = request.run_arguments();
+  args.insert(args.end(), a.begin(), a.end());
+  args.insert(args.end(), {"--out", dir});
+  posix_fs::make_directories(dir);
+  const ChildResult r = run_glmh_child(args, dir + "/run.log", limit);
+  if (r.exit_code != kExitOk) {
+    error = "the single-rank run exited " + std::to_string(r.exit_code) + " (" + dir + "/run.log)";
+    return false;
+  }
+  ::unlink((dir + "/run.log").c_str());  // kept only when the run failed
+  nlohmann::json p;
+  std::ifstream run_json(dir + "/run.json");
+  if (run_json) p["run"] = nlohmann::json::parse(run_json);
+  p["reference_key"] = request.reference_key();
+  p["glmh_run_arguments"] = a;
+  p["scenarios"] = users;
+  p["created_utc"] = utc_now();
+  p["glmh_revision"] = git_revision();
+  p["libtorch"] = torch_version();
+  p["seed"] = request.seed;
+  p["dtype"] = request.dtype.empty() ? (request.device == "cuda" ? "bf16" : "fp32") : request.dtype;
+  p["device"] = request.device;
+  write_file_atomically(dir + "/provenance.json", p.dump(2) + "\n");
+  return true;
+}
+
+// Swaps two directory entries atomically (renameat2 RENAME_EXCHANGE): readers see the old golden
+// or the new one, never neither.
+void exchange(const std::string& a, const std::string& b) {
+  if (::syscall(SYS_renameat2, AT_FDCWD, a.c_str(), AT_FDCWD, b.c_str(), RENAME_EXCHANGE) != 0)
+    throw std::runtime_error("cannot exchange " + a + " and " + b);
+}
+
+void rename_or_throw(const std::string& from, const std::string& to) {
+  if (::rename(from.c_str(), to.c_str()) != 0) throw std::runtime_error("cannot rename " + from + " to " + to);
+}
+
+}  // namespace
+
+int golden_command(const std::vector<std::string>& raw_args) {
+  const auto specs = golden_option_specs();
+  RankLog log;
+  const std::string summary =
+      "  generate  writes the single-rank outputs (prior tokens, latents, image, provenance.json)\n"
+      "            of every request the scenarios use that the store lacks; never overwrites\n"
+      "  verify    runs them again and compares with the store (exit 1 on any difference\n"
+      "            beyond the parity bounds, or a missing golden)\n"
+      "  update    replaces them, atomically, keeping the previous version as KEY.previous-TIME\n";
+  if (raw_args.empty() || raw_args[0] == "--help" || raw_args[0] == "-h") {
+    std::cout << CliArgs::help_text("golden generate|verify|update", summary, specs);
+    return raw_args.empty() ? kExitUsage : kExitOk;
+  }
+  const std::string action = raw_args[0];
+  if (action != "generate" && action != "verify" && action != "update") {
+    log.error("glmh golden: expected generate, verify or update, got '", action, "'");
+    return kExitUsage;
+  }
+  CliArgs args;
+  std::map<std::string, std::pair<Scenario, std::vector<std::string>>> requests;  // key -> request, users
+  try {
+    args = CliArgs::parse("golden " + action, specs, {raw_args.begin() + 1, raw_args.end()});
+    if (args.flag("help")) {
+      std::cout << CliArgs::help_text("golden " + action, summary, specs);
+      return kExitOk;
+    }
+    if (!args.given("scenarios")) throw UsageError("glmh golden: --scenarios is required");
+    for (const auto& s : filter_scenarios(read_scenario_file(args.str("scenarios")), args.str("filter"))) {
+      auto& entry = requests[s.reference_key()];
+      if (entry.second.empty()) entry.first = single_rank_request(s);
+      entry.second.push_back(s.name);
+    }
+    if (requests.empty()) throw UsageError("glmh golden: no scenario matches --filter '" + args.str("filter") + "'");
+  } catch (const std::invalid_argument& e) {
+    log.error(e.what());
+    return kExitUsage;
+  }
+  const std::string store = args.str("golden");
+  const auto limit = std::chrono::seconds(args.integer("timeout", 1));
+  posix_fs::make_directories(store);
+  int failures = 0;
+  for (const auto& [key, entry] : requests) {
+    const auto& [request, users] = entry;
+    const std::string dir = store + "/" + key;
+    const std::string fresh = store + "/.tmp-" + key + "-" + std::to_string(::getpid());
+    if (action == "generate" && posix_fs::exists(dir)) {
+      std::cout << key << ": exists, left as it is (glmh golden update replaces it)\n";
+      continue;
+    }
+    if (action == "verify" && !posix_fs::exists(dir + "/latents.safetensors")) {
+      ++failures;
+      std::cout << key << ": FAILED: no golden (glmh golden generate writes it)\n";
+      continue;
+    }
+    // The single-rank run, into a fresh directory next to the store.
+    std::string error;
+    if (!produce(request, users, fresh, limit, error)) {
+      ++failures;
+      std::cout << key << ": FAILED" << (action == "update" ? ", store unchanged" : "") << ": " << error << "\n";
+      posix_fs::remove_tree(fresh);
+      continue;
+    }
+    if (action == "generate") {
+      rename_or_throw(fresh, dir);
+      std::cout << key << ": written (" << users.size() << " scenario(s))\n";
+    } else if (action == "update") {
+      if (posix_fs::exists(dir)) {
+        const std::string previous = dir + ".previous-" + utc_now();
+        exchange(fresh, dir);             // the new golden is in place
+        rename_or_throw(fresh, previous);  // `fresh` now names the old one
+        std::cout << key << ": updated; the previous version is " << previous << "\n";
+      } else {
+        rename_or_throw(fresh, dir);
+        std::cout << key << ": written\n";
+      }
+    } else {  // verify
+      const bool bf16 = request.dtype == "bf16" || (request.dtype.empty() && request.device == "cuda");
+      const OutputComparison latents = compare_files(fresh + "/latents.safetensors", dir + "/latents.safetensors");
+      const OutputComparison tokens = compare_files(fresh + "/prior_tokens.safetensors", dir + "/prior_tokens.safetensors");
+      const OutputComparison image = compare_files(fresh + "/image.png", dir + "/image.png");
+      const bool ok = (bf16 ? latents.cosine >= 0.999 : latents.relative_max_error <= 1e-4) &&
+                      tokens.max_abs_error == 0 && image.psnr_db >= 40.0;
+      failures += ok ? 0 : 1;
+      std::cout << key << ": " << (ok ? "matches" : "DIFFERS") << " — latents " << latents.summary() << "; prior tokens "
+                << (tokens.max_abs_error == 0 ? "identical" : "differ") << "; image " << image.summary() << "\n";
+      posix_fs::remove_tree(fresh);
+    }
+  }
+  return failures == 0 ? kExitOk : kExitCheckFailed;
+}
+
+}  // namespace glmh

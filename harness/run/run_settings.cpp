@@ -1,0 +1,75 @@
+#include "harness/run/run_settings.h"
+
+#include "harness/cli/glm_image_cli.h"
+#include "harness/launch/multi_rank_command.h"
+#include "pipeline/glm_image/glm_image_stages.h"
+
+namespace glmh {
+
+std::vector<OptionSpec> run_option_specs() {
+  auto specs = runtime_option_specs();
+  const auto model = glm_image_option_specs();
+  specs.insert(specs.end(), model.begin(), model.end());
+  const std::vector<OptionSpec> own = {
+      {"ar-strategy", "A", "how the AR stage runs: " + all_ar_strategy_names(), "main-rank"},
+      {"fault", "F", "reproduce a known bug: " + all_fault_names(), "none"},
+      {"inject", "KIND:RANK:STAGE[@N]",
+       "a failure: throw, exit, kill, stall, freeze or perturb on RANK as STAGE begins, or after N AR tokens / "
+       "denoise steps of it", ""},
+      {"ar-eager", "", "AR decode step by step from the host instead of replaying a CUDA graph (for comparison)", ""},
+      {"reference", "DIR", "the single-rank run to compare with (a glmh run --world-size 1 --out DIR); "
+                           "default: the launcher runs it first into OUT/reference", ""},
+      {"latent-tolerance", "X", "fp32 parity: max |latents - single-rank| / max |single-rank| allowed", "1e-4"},
+      {"min-cosine", "X", "bf16 parity: least cosine of the latents with the single-rank latents", "0.999"},
+      {"min-psnr", "DB", "least PSNR of the image against the single-rank image", "40"},
+      {"warmup", "N", "benchmark: untimed iterations after the checked run", "0"},
+      {"repeat", "N", "benchmark: at least N timed iterations (no checks inside), into bench.json", "0"},
+      {"min-seconds", "S", "benchmark: and at least this long", "0"},
+      {"out", "DIR", "the run directory: summary.md, report.html, results.csv, run.json, image.png, latents, "
+                     "prior tokens (default: REPORTS/<run-id>)", ""},
+      {"reports", "DIR", "where a run without --out makes its directory", "reports"},
+      {"help", "", "show this help", ""},
+  };
+  specs.insert(specs.end(), own.begin(), own.end());
+  return specs;
+}
+
+RunSettings run_settings_from(const CliArgs& args) {
+  RunSettings s;
+  const auto strategy = parse_ar_strategy(args.str("ar-strategy"));
+  if (!strategy)
+    throw UsageError("glmh run: --ar-strategy must be one of " + all_ar_strategy_names() + ", got '" +
+                     args.str("ar-strategy") + "'");
+  const auto fault = parse_fault(args.str("fault"));
+  if (!fault)
+    throw UsageError("glmh run: --fault must be one of " + all_fault_names() + ", got '" + args.str("fault") + "'");
+  s.strategy = *strategy;
+  s.fault = *fault;
+  s.inject = FaultSpec::parse(args.str("inject"));
+  s.ar_cuda_graph = !args.flag("ar-eager");
+  s.out = args.str("out");
+  s.thresholds.latent_tolerance = args.real("latent-tolerance");
+  s.thresholds.min_cosine = args.real("min-cosine");
+  s.thresholds.min_psnr_db = args.real("min-psnr");
+  s.bench.warmup = int(args.integer("warmup", 0));
+  s.bench.repeat = int(args.integer("repeat", 0));
+  s.bench.min_seconds = args.real("min-seconds");
+  return s;
+}
+
+void validate_injection(const RunSettings& settings, const CliArgs& args, int world_size) {
+  if (settings.inject.none()) return;
+  GlmImageRunOptions options;
+  options.ar_strategy = settings.strategy;
+  options.fault = settings.fault;
+  // The stages' names and parallelism do not depend on the models.
+  const GlmImageStageSet stages = make_glm_image_stages(nullptr, options);
+  const int64_t height = args.integer("height", 32), width = args.integer("width", 32);
+  // The AR generates the target grid's tokens (one per 32 x 32 pixels) and more (a preview grid,
+  // the end marker): the target grid alone is a safe lower bound.
+  settings.inject.validate(stages.stages, world_size,
+                           {{"glm_image.ar", (height / 32) * (width / 32), "AR tokens"},
+                            {"glm_image.denoising", args.integer("steps", 1), "denoise steps"}});
+}
+
+}  // namespace glmh
