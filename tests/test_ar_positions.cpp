@@ -31,8 +31,8 @@ TEST(ArPositions, MatchTransformersForTextAndImageToImage) {
 }
 
 TEST(ArPositions, DocumentedExample) {
-  // glm-image-model.md §2.6 at 1024 x 1024: preview 16 x 16 at t = L, target 32 x 32 at t = L + 16,
-  // the end marker at L + 48.
+  // docs/model.md#position-ids at 1024 x 1024: preview 16 x 16 at t = L, target 32 x 32 at
+  // t = L + 16, the end marker at L + 48.
   const int64_t L = 7;
   std::vector<int64_t> ids(L, 170000);
   ids.back() = 16384;

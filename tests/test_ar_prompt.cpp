@@ -71,7 +71,7 @@ TEST(ArPrompt, GoldenComparisonCatchesWrongPrompts) {
 }
 
 TEST(ArPrompt, TargetShapesOfTheDesignTable) {
-  // glm-image-model.md §1: target and preview grids.
+  // docs/model.md#grid-sizes: target and preview grids.
   struct Row {
     int64_t h, w, th, tw, ph, pw;
   };

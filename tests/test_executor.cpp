@@ -1,5 +1,5 @@
-// ParallelExecutor semantics (parallelism.md §2) on 2, 3 and 4 thread ranks: who runs each kind
-// of stage, what reaches the other ranks, error propagation, timings.
+// ParallelExecutor semantics (docs/executor.md#stage-types) on 2, 3 and 4 thread ranks: who runs
+// each kind of stage, what reaches the other ranks, error propagation, timings.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
-// GLM-Image's schedule against the figures of glm-image-model.md §1 and §6 (from diffusers'
-// pipeline arithmetic): mu per size, the truncated integer timesteps, the shifted sigmas, and
-// the unshifted DiT conditioning.
+// GLM-Image's schedule against the figures of docs/model.md#grid-sizes and #scheduler (from
+// diffusers' pipeline arithmetic): mu per size, the truncated integer timesteps, the shifted
+// sigmas, and the unshifted DiT conditioning.
 #include <gtest/gtest.h>
 
 #include "pipeline/checkpoint/component_checkpoint.h"

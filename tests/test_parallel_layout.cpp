@@ -1,5 +1,5 @@
 // Rank-to-group mapping (order tp-sp-pp-cfg-dp, Ulysses contiguous and Ring strided inside SP)
-// and the refused layouts of parallelism.md §3.
+// and the refused layouts of docs/layouts.md#refused-layouts.
 #include <gtest/gtest.h>
 
 #include "pipeline/runtime/parallel_layout.h"

@@ -59,12 +59,12 @@ int64_t parameter_count(const std::map<std::string, std::vector<int64_t>>& shape
 
 TEST(Presets, TheFullPresetHasUpstreamsParameterCounts) {
   const auto shapes = preset_parameter_shapes(glm_image_preset("full"));
-  // performance-anchors.md: DiT 6.93 B; AR 10.1 B with the vision tower (glm-image-model.md §2.1:
-  // 8.9 B decoder + LM head, 1.16 B ViT, 0.04 B VQ).
+  // docs/performance.md#upstream-on-one-h200: DiT 6.93 B; AR 10.1 B with the vision tower
+  // (docs/model.md#ar-configuration: 8.9 B decoder + LM head, 1.16 B ViT, 0.04 B VQ).
   EXPECT_NEAR(double(parameter_count(shapes.at("transformer"))) / 1e9, 6.93, 0.01);
   EXPECT_NEAR(double(parameter_count(shapes.at("vision_language_encoder"))) / 1e9, 10.1, 0.05);
   EXPECT_NEAR(double(parameter_count(shapes.at("vision_language_encoder"), "model.visual.")) / 1e9, 1.16, 0.02);
-  EXPECT_EQ(shapes.at("transformer").size(), 443u);  // glm-image-model.md §7.2
+  EXPECT_EQ(shapes.at("transformer").size(), 443u);  // docs/model.md#dit-tensor-names
   EXPECT_EQ(shapes.at("vision_language_encoder").at("model.language_model.embed_tokens.weight"),
             (std::vector<int64_t>{168064, 4096}));
   EXPECT_EQ(shapes.at("vision_language_encoder").at("lm_head.weight"), (std::vector<int64_t>{16512, 4096}));

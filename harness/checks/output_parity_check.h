@@ -1,4 +1,4 @@
-// Output parity with the single-rank run of the same scenario (parallelism.md §7.4):
+// Output parity with the single-rank run of the same scenario (docs/checks.md#output_parity):
 //   fp32 — max |latents - reference| <= 1e-4 x max |reference|;
 //   bf16 — cosine(latents, reference) >= 0.999, and the image's PSNR against the reference
 //          image >= 40 dB (the image is held to 40 dB in fp32 too).

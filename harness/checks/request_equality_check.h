@@ -1,6 +1,6 @@
-// Request equality (parallelism.md §7.1): right after the AR stage every rank's request equals rank
-// 0's, field by field. Rank 0's serialized request (the bytes, not a hash) reaches every rank,
-// which compares it with its own.
+// Request equality (docs/checks.md#request_equality): right after the AR stage every rank's
+// request equals rank 0's, field by field. Rank 0's serialized request (the bytes, not a hash)
+// reaches every rank, which compares it with its own.
 #pragma once
 
 #include <string>

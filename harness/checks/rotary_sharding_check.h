@@ -1,5 +1,5 @@
-// Shard-correct rotary embeddings and token coverage under sequence parallelism (parallelism.md
-// §7, invariants 2 and 3), checked on the shards the denoising stage is about to use:
+// Shard-correct rotary embeddings and token coverage under sequence parallelism
+// (docs/checks.md#rotary_sharding), checked on the shards the denoising stage is about to use:
 //   - each rank's cos and sin equal the rows of the full table for its tokens (padding tokens
 //     repeat the last token row);
 //   - the shards concatenated in rank order equal the padded full table;

@@ -1,5 +1,6 @@
-// Token equality across ranks (parallelism.md §7.1): after the AR stage every rank must hold the
-// same prior token ids. The actual tensors are gathered and compared with rank 0's, not hashes.
+// Token equality across ranks (docs/checks.md#token_equality): after the AR stage every rank must
+// hold the same prior token ids. The actual tensors are gathered and compared with rank 0's, not
+// hashes.
 #pragma once
 
 #include <ATen/core/Tensor.h>

@@ -1,5 +1,5 @@
 // glmh gate: CI's regression gate over a validate or bench results.csv and a per-device baseline
-// (reports/baselines/*.csv), in upstream's form (parallelism.md §8): a latency fails above
+// (reports/baselines/*.csv), in upstream's form (docs/checks.md#gate): a latency fails above
 // max(baseline x (1 + rel), baseline + abs); a speedup or efficiency fails below
 // min(baseline x (1 - rel), baseline - abs); any scenario that failed its checks fails the gate.
 // Absolute CPU times are noise and are never gated, only ratios measured within one run.

@@ -16,7 +16,7 @@ namespace glmh {
 struct RunSettings {
   ArStrategy strategy = ArStrategy::MainRank;
   GlmImageFault fault = GlmImageFault::None;  // --fault: a bug upstream shipped
-  FaultSpec inject;                           // --inject: a failure (docs/failures.md)
+  FaultSpec inject;                           // --inject failure (docs/faults.md#failure-injection)
   bool ar_cuda_graph = true;
   std::string out;                            // the run directory
   ParityThresholds thresholds;

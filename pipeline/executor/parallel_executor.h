@@ -1,4 +1,5 @@
-// Runs stages in order with the semantics of their declared parallelism (parallelism.md §2).
+// Runs stages in order with the semantics of their declared parallelism
+// (docs/executor.md#stage-types).
 #pragma once
 
 #include <functional>

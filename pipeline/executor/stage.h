@@ -1,4 +1,4 @@
-// A pipeline stage and the parallelism it declares (parallelism.md §2).
+// A pipeline stage and the parallelism it declares (docs/executor.md#stage-types).
 #pragma once
 
 #include <string>

@@ -1,6 +1,6 @@
 // How a GLM-Image run is parallelised beyond the layout itself: the AR stage's strategy, a fault
-// that reproduces a bug upstream shipped (parallelism.md §1, §4), and the hook through which the
-// harness checks the SP shards before the DiT uses them.
+// that reproduces a bug upstream shipped (docs/faults.md#fault-modes), and the hook through which
+// the harness checks the SP shards before the DiT uses them.
 #pragma once
 
 #include <ATen/core/Tensor.h>

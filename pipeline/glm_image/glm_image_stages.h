@@ -1,4 +1,5 @@
-// GLM-Image as stages on the parallel executor, in sglang's composition (glm-image-model.md §8):
+// GLM-Image as stages on the parallel executor, in sglang's composition
+// (docs/executor.md#glm-image-stages):
 //
 //   glm_image.ar                MAIN_RANK_ONLY_AND_SEND_TO_OTHERS  prompt -> prior tokens (and, for
 //                                                                  image to image, the reference

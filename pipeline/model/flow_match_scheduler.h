@@ -1,4 +1,5 @@
-// GLM-Image's sampling schedule: FlowMatch Euler with GLM's dynamic shift (glm-image-model.md §6).
+// GLM-Image's sampling schedule: FlowMatch Euler with GLM's dynamic shift
+// (docs/model.md#scheduler).
 //
 //   image_seq_len = (H/8 * W/8) / 4                         (DiT tokens)
 //   mu            = sqrt(image_seq_len / base_seq_len) * max_shift + base_shift   (not Flux's lerp)

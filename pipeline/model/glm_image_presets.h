@@ -4,7 +4,7 @@
 //           heads) admit every layout of the parallel tests (tp 2 x ulysses 4, AR tp 2); a 64-entry
 //           codebook (the vocabulary is relabelled: <|dit_token_16384|> is id 64).
 //   small — GLM-Image's real vocabulary and token ids, narrow and shallow: a quick GPU model.
-//   full  — the real dimensions (glm-image-model.md §2.1, §3, §4.1, §5): 9 B AR + 7 B DiT.
+//   full  — the real dimensions (docs/model.md#presets): 9 B AR + 7 B DiT.
 // The tokenizer of every preset is byte-level (no merges: the weights are random anyway), with
 // GLM-4's pre-tokenizer and special tokens at the real model's ids (tiny: relabelled).
 #pragma once

@@ -1,5 +1,5 @@
-// Tensor parallelism of the GLM-Image DiT (parallelism.md §5): which weights are split how, and
-// the split itself, done at load time from the full checkpoint.
+// Tensor parallelism of the GLM-Image DiT (docs/tensor-parallel.md#dit): which weights are split
+// how, and the split itself, done at load time from the full checkpoint.
 //
 //   column-parallel (output features, i.e. heads, split): attn1.to_q, to_k, to_v, ff.net.0.proj
 //   row-parallel (input features split; all-reduce, then the bias): attn1.to_out.0, ff.net.2

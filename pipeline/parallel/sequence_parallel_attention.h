@@ -1,5 +1,5 @@
 // Joint attention of the GLM-Image DiT under sequence parallelism: USP = Ulysses x Ring
-// (parallelism.md §4), with the replicated glyph prefix.
+// (docs/sequence-parallel.md#attention), with the replicated glyph prefix.
 //
 // Each SP rank holds the replicated prefix (glyph text tokens; for image to image also the
 // reference KV cache, which is in the keys only) and its band of image tokens. Ulysses: one

@@ -1,4 +1,5 @@
-// How the DiT's image tokens are split over a sequence-parallel group (parallelism.md §4).
+// How the DiT's image tokens are split over a sequence-parallel group
+// (docs/sequence-parallel.md#bands).
 //
 // The latents [B, C, H', W'] are cut along H' into contiguous bands, one per SP rank in SP-rank
 // order. Image tokens are the row-major patches of the Hp x Wp grid (Hp = H'/p), so a band of
@@ -8,7 +9,7 @@
 // result equals the unpadded single-rank run.
 //
 // Latents, prior ids and the rotary table are all cut in token rows, so the three cover the same
-// tokens on every rank (invariant 3 of parallelism.md §7).
+// tokens on every rank (the rotary_sharding check: docs/checks.md#rotary_sharding).
 #pragma once
 
 #include <ATen/core/Tensor.h>

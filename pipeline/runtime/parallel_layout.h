@@ -1,7 +1,7 @@
 // How N ranks are split into TP, SP (Ulysses × Ring) and CFG groups.
 //
-// Rank order is tp-sp-pp-cfg-dp, as in SGLang/xDiT (parallelism.md §3): TP is innermost (adjacent
-// ranks), then SP, then CFG; pp = dp = 1. Inside each SP group the Ulysses subgroups are
+// Rank order is tp-sp-pp-cfg-dp, as in SGLang/xDiT (docs/layouts.md#rank-order): TP is innermost
+// (adjacent ranks), then SP, then CFG; pp = dp = 1. Inside each SP group the Ulysses subgroups are
 // contiguous and the Ring subgroups strided:
 //   world_rank = tp_rank + tp * (sp_rank + sp * cfg_rank),   sp_rank = ulysses_rank + ulysses * ring_rank
 // Pure arithmetic, no torch: the launcher, the scenario parser and the tests use it freely.
@@ -40,8 +40,8 @@ struct RankCoords {
 
 class ParallelLayout {
  public:
-  // Validates every constraint of parallelism.md §3. With `attention_heads` also checks
-  // heads % tp == 0 and (heads / tp) % ulysses == 0.
+  // Validates every constraint of docs/layouts.md#refused-layouts. With `attention_heads` also
+  // checks heads % tp == 0 and (heads / tp) % ulysses == 0.
   static ParallelLayout create(const ParallelDegrees& requested,
                                std::optional<int> attention_heads = std::nullopt);
 

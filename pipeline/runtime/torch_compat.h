@@ -2,7 +2,7 @@
 //
 // Two parts: the model's (attention), and c10d's. The c10d part takes ~20 s to compile, so it is
 // compiled only where GLMH_COMPAT_WITH_C10D is defined before the include (the communicator and
-// the rendezvous). Facts behind the c10d items: ../shared/docs/c10d-portability.md.
+// the rendezvous). Facts behind the c10d items: docs/c10d.md.
 #pragma once
 
 #include <ATen/ATen.h>

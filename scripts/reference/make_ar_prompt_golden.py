@@ -40,7 +40,7 @@ TOKENIZER_CONFIG = {
     "pad_token": "<|dit_token_16385|>", "padding_side": "left", "processor_class": "GlmImageProcessor",
     "remove_space": False, "tokenizer_class": "TokenizersBackend"}
 
-# processor/preprocessor_config.json of GLM-Image (glm-image-model.md section 2.8).
+# processor/preprocessor_config.json of GLM-Image (docs/model.md#image-processor).
 CHECKPOINT_IMAGE_PROCESSOR = dict(size={"shortest_edge": 262144, "longest_edge": 4194304}, patch_size=16,
                                   temporal_patch_size=1, merge_size=1, image_mean=[0.5, 0.5, 0.5],
                                   image_std=[0.5, 0.5, 0.5], resample=3)

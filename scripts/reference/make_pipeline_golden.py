@@ -7,8 +7,9 @@ layout, then run with fixed noise:
     there; the AR's generation_config has top_k=1, which makes sampling greedy);
   - glyph embeddings through the pipeline's encode_prompt;
   - denoising with CFG, the DiT called per step on the UNSHIFTED integer timestep minus 1 and the
-    scheduler's shifted sigmas for the Euler step (the pre-0.40 behaviour, glm-image-model.md §6:
-    diffusers 0.42.1's own __call__ would condition on shifted timesteps);
+    scheduler's shifted sigmas for the Euler step (the pre-0.40 behaviour,
+    docs/model.md#unshifted-timesteps: diffusers 0.42.1's own __call__ would condition on shifted
+    timesteps);
   - de-normalisation with latents_mean/std, VAE decode, and the pipeline's 8-bit postprocess.
 Writes golden/reference/pipeline_tiny/ and pipeline_tiny_io.safetensors (fp32 CPU).
 Usage: /work/ref-venv/bin/python scripts/reference/make_pipeline_golden.py [OUT_DIR]

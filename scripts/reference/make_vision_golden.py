@@ -1,4 +1,5 @@
-"""Golden for glmh's image-to-image front end of the AR model (glm-image-model.md §2.8).
+"""Golden for glmh's image-to-image front end of the AR model
+(docs/model.md#vision-encoder-and-vq).
 
 Model: transformers' GlmImageVisionModel + GlmImageVQVAE as GlmImageForConditionalGeneration holds
 them, small, random weights (depth 2, hidden 48 with 3 heads, 6 x 6 position table, patch 8,

@@ -1,8 +1,8 @@
 // The AR stage's generation loop (GlmImageForConditionalGeneration.generate as the pipelines call
-// it, glm-image-model.md §2.6–2.7): prefill the prompt into a KV cache, then one token per step,
-// fed back at its precomputed 3-D position, until every grid still to generate and the end marker
-// are out. The number of tokens is known from the grids, so the loop never asks the device whether
-// an end marker came: no host synchronisation inside a decode step.
+// it, docs/model.md#position-ids, #generation-plan): prefill the prompt into a KV cache, then one
+// token per step, fed back at its precomputed 3-D position, until every grid still to generate and
+// the end marker are out. The number of tokens is known from the grids, so the loop never asks the
+// device whether an end marker came: no host synchronisation inside a decode step.
 #pragma once
 
 #include <ATen/core/Tensor.h>

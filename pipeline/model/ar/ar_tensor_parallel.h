@@ -1,5 +1,5 @@
-// Tensor parallelism of the GLM-Image AR model (parallelism.md §5, as SGLang serves it): which
-// weights are split how, done at load time from the full checkpoint.
+// Tensor parallelism of the GLM-Image AR model (docs/tensor-parallel.md#ar-model, as SGLang serves
+// it): which weights are split how, done at load time from the full checkpoint.
 //
 //   column-parallel (heads, KV heads, MLP columns split): self_attn.q_proj, k_proj, v_proj (with
 //     their biases), mlp.gate_up_proj (the gate half and the up half each split, so each rank

@@ -1,7 +1,7 @@
 // GLM-Image's image processor for one source image (transformers GlmImageImageProcessor, the
 // torchvision backend that transformers 5.24 picks when torchvision is installed),
-// glm-image-model.md §2.8: smart_resize into [min_pixels, max_pixels], halved, to multiples of
-// patch * merge; bicubic antialiased resize of the uint8 image; rescale and normalise; patchify
+// docs/model.md#image-processor: smart_resize into [min_pixels, max_pixels], halved, to multiples
+// of patch * merge; bicubic antialiased resize of the uint8 image; rescale and normalise; patchify
 // into rows of (channel, temporal copy, y, x).
 //
 // The resize is torch's CPU uint8 kernel, which the torchvision backend uses for a uint8 image on

@@ -1,5 +1,5 @@
 // The AR prior generator's decoder (transformers GlmImageTextModel + the vision-vocabulary LM
-// head of GlmImageForConditionalGeneration), glm-image-model.md §2.2–2.3.
+// head of GlmImageForConditionalGeneration), docs/model.md#decoder-layer, #ar-rotary.
 //
 // GLM-4 "sandwich" layers (RMSNorm before and after attention and MLP); GQA with q/k/v bias and
 // no o bias; fused gate_up SiLU MLP; partial NeoX rotary on the first head_dim * factor dims,

@@ -1,4 +1,4 @@
-// The image-to-image front end of the AR model, glm-image-model.md §2.8: transformers'
+// The image-to-image front end of the AR model (docs/model.md#vision-encoder-and-vq): transformers'
 // GlmImageVisionModel (the ViT) and the encode half of GlmImageVQVAE, as GlmImageModel's
 // get_image_features + get_image_tokens chain them.
 //

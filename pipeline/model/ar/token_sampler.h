@@ -1,5 +1,5 @@
 // Choosing the next AR token from logits, as Hugging Face generate() does for GLM-Image
-// (glm-image-model.md §2.7): temperature, then top-k, then top-p (nucleus), then a draw from what
+// (docs/model.md#sampling): temperature, then top-k, then top-p (nucleus), then a draw from what
 // remains; or greedy argmax.
 //
 // The draw is inverse-CDF with uniforms drawn in advance from a seeded CPU generator, one per

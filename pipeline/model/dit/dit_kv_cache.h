@@ -1,5 +1,5 @@
-// The DiT's reference-image KV cache for image-to-image (glm-image-model.md §4.7; diffusers'
-// GlmImageKVCache / GlmImageLayerKVCache).
+// The DiT's reference-image KV cache for image-to-image (docs/model.md#reference-image-kv-cache;
+// diffusers' GlmImageKVCache / GlmImageLayerKVCache).
 //
 // Each reference (condition) image goes once through the DiT in write mode; every block stores the
 // keys and values of that pass's joint sequence, taken after the per-head QK LayerNorm and the

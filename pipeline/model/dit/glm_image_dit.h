@@ -1,4 +1,4 @@
-// GlmImageTransformer2DModel (diffusers) in libtorch: glm-image-model.md §4.
+// GlmImageTransformer2DModel (diffusers) in libtorch: docs/model.md#dit.
 //
 // Single-stream weights with dual modulation: the glyph (text) tokens and the image tokens go
 // through the same attention and feed-forward weights, each with its own AdaLN shift/scale/gate.
@@ -42,8 +42,9 @@ struct DiTInputs {
   at::Tensor crop_coords;       // [B, 2] (top, left)
   // Optional (cos, sin), each [N, head_dim / 2]; computed from the latent grid when absent.
   at::Tensor rotary_cos, rotary_sin;
-  // Reference-image KV cache (image-to-image, glm-image-model.md §4.7): write on each reference
-  // image's pass, read on the conditional pass, skip on the unconditional one. Not owned.
+  // Reference-image KV cache (image-to-image, docs/model.md#reference-image-kv-cache): write on
+  // each reference image's pass, read on the conditional pass, skip on the unconditional one. Not
+  // owned.
   DitKvCache* kv_cache = nullptr;
   DitKvCacheMode kv_cache_mode = DitKvCacheMode::kOff;
   const DitParallelism* parallel = nullptr;  // not owned; null: single rank

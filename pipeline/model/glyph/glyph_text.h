@@ -1,4 +1,4 @@
-// From a prompt to the glyph encoder's input (glm-image-model.md §3): the quoted strings, their
+// From a prompt to the glyph encoder's input (docs/model.md#glyph-text): the quoted strings, their
 // ByT5 byte ids, and the concatenated states of every valid token.
 #pragma once
 

@@ -1,4 +1,5 @@
-// The glyph encoder: transformers' T5EncoderModel (ByT5-style) in libtorch (glm-image-model.md §3).
+// The glyph encoder: transformers' T5EncoderModel (ByT5-style) in libtorch
+// (docs/model.md#glyph-encoder).
 //
 // Pre-RMSNorm blocks (no mean subtraction, no bias); self-attention WITHOUT 1/sqrt(d) scaling,
 // plus a bucketed bidirectional relative-position bias whose table lives in block 0 and serves

@@ -1,4 +1,4 @@
-// diffusers' AutoencoderKL, as GLM-Image configures it (glm-image-model.md §5): GroupNorm/SiLU
+// diffusers' AutoencoderKL, as GLM-Image configures it (docs/model.md#vae): GroupNorm/SiLU
 // ResNet blocks, stride-2 convs down (right/bottom zero padding), nearest x2 + conv up, no
 // mid-block attention, no quant convs, per-channel latents_mean / latents_std.
 #pragma once
