@@ -19,6 +19,9 @@ struct FailureCase {
   std::vector<std::string> expect;  // lines the output must contain
 };
 
+// gtest prints a parameter with this (the default is its bytes).
+void PrintTo(const FailureCase& c, std::ostream* os) { *os << c.inject; }
+
 const std::vector<std::string> kTwo = {"--world-size", "2", "--sp", "2"};
 const std::vector<std::string> kThree = {"--world-size", "3", "--sp", "3", "--ring", "3"};
 const std::vector<std::string> kFour = {"--world-size", "4", "--sp", "2", "--cfg", "2"};

@@ -5,10 +5,9 @@
 // through glmh validate on scenarios/ci.csv (the GlmhValidate.CiScenarios test).
 #include <gtest/gtest.h>
 
-#include <fstream>
 #include <map>
-#include <sstream>
 
+#include "harness/reports/report_writers.h"
 #include "pipeline/runtime/communicator.h"
 #include "pipeline/runtime/posix_fs.h"
 #include "tests/process_runner.h"
@@ -26,22 +25,13 @@ struct Size {
 // Tiny preset, 16 pixels per token row: 64x96 has 4 token rows, 96x64 has 6.
 const Size kWide{64, 96}, kTall{96, 64};
 
-// status and detail of each check in results.csv
+// status and detail of each check in a run's results.csv, read by the report code that wrote it
 std::map<std::string, std::pair<std::string, std::string>> read_results(const std::string& path) {
   std::map<std::string, std::pair<std::string, std::string>> checks;
-  std::ifstream in(path);
-  std::string line;
-  std::getline(in, line);  // header
-  while (std::getline(in, line)) {
-    std::stringstream s(line);
-    std::string name, status, value, threshold, detail;
-    std::getline(s, name, ',');
-    std::getline(s, status, ',');
-    std::getline(s, value, ',');
-    std::getline(s, threshold, ',');
-    std::getline(s, detail);
-    if (name.rfind("stage_seconds:", 0) != 0) checks[name] = {status, detail};
-  }
+  const auto runs = read_results_csv(path);
+  EXPECT_EQ(runs.size(), 1u) << path;
+  for (const auto& run : runs)
+    for (const auto& c : run.checks) checks[c.name] = {status_name(c.status), c.detail};
   return checks;
 }
 

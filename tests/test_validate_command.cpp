@@ -52,7 +52,7 @@ TEST_F(ValidateCommand, PassAndDetectScenariosGiveAValidRunWithFourReports) {
   EXPECT_FALSE(contains(junit, "<failure")) << junit;
   const std::string csv = read_text(out + "/results.csv");
   EXPECT_TRUE(contains(csv, "ring,check,output_parity,pass,")) << csv;
-  EXPECT_TRUE(contains(csv, "ring,timing,glm_image.denoising,na,")) << csv;
+  EXPECT_TRUE(contains(csv, "ring,stage,glm_image.denoising,na,")) << csv;
   const std::string html = read_text(out + "/report.html");
   EXPECT_TRUE(contains(html, "<svg")) << "no stage chart";
   EXPECT_TRUE(contains(html, "VALID"));

@@ -1,9 +1,14 @@
 // glmh run on the tiny preset as a child process, for the program-level tests: one single-rank
-// reference per test binary (made once, shared through --reference so each run is only its own
-// layout), a fresh run directory per run, and a check that no rank process outlives its run.
+// reference shared by every test of the build (ctest runs each test case as its own process, so
+// it is made once per glmh binary under the build's test cache and passed through --reference;
+// each run is then only its own layout), a fresh run directory per run, and a check that no rank
+// process outlives its run.
 #pragma once
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <cstdio>
 
 #include <chrono>
 #include <string>
@@ -11,6 +16,7 @@
 #include <vector>
 
 #include "pipeline/runtime/communicator.h"
+#include "pipeline/runtime/posix_fs.h"
 #include "tests/process_runner.h"
 #include "tests/temp_dir.h"
 
@@ -25,10 +31,22 @@ class TinyRuns : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = new TempDir();
     if (!backend_available(CommBackend::Gloo)) return;  // no CPU reference: the GPU tests make their own
-    std::vector<std::string> argv{GLMH_BINARY, "run", "--out", reference()};
+    // Keyed by the binary, so a rebuilt glmh never meets a reference made by an older one.
+    struct stat binary {};
+    ::stat(GLMH_BINARY, &binary);
+    reference_ = std::string(GLMH_TEST_CACHE_DIR) + "/tiny-reference-" + std::to_string(binary.st_mtime) + "-" +
+                 std::to_string(binary.st_size);
+    if (posix_fs::exists(reference_ + "/latents.safetensors")) return;
+    posix_fs::make_directories(GLMH_TEST_CACHE_DIR);
+    const std::string scratch = posix_fs::make_temp_directory(GLMH_TEST_CACHE_DIR, "making-");
+    std::vector<std::string> argv{GLMH_BINARY, "run", "--out", scratch + "/run"};
     for (const auto& a : request_args()) argv.push_back(a);
     const ProcessResult r = run_process(argv, std::chrono::seconds(120));
+    // Whoever renames first wins; a test case running beside this one may have made it too.
+    if (r.exit_code == 0) ::rename((scratch + "/run").c_str(), reference_.c_str());
+    posix_fs::remove_tree(scratch);
     ASSERT_EQ(r.exit_code, 0) << r.output;
+    ASSERT_TRUE(posix_fs::exists(reference_ + "/latents.safetensors"));
   }
   static void TearDownTestSuite() {
     delete dir_;
@@ -38,7 +56,7 @@ class TinyRuns : public ::testing::Test {
     if (!backend_available(CommBackend::Gloo)) GTEST_SKIP() << "built without Gloo: CPU ranks unavailable";
   }
 
-  static std::string reference() { return dir_->path() + "/reference"; }
+  static const std::string& reference() { return reference_; }
   // This test's run directories live under here; the path doubles as a marker to find leftover
   // rank processes.
   std::string test_dir() const {
@@ -75,11 +93,13 @@ class TinyRuns : public ::testing::Test {
   }
 
   static TempDir* dir_;
+  static std::string reference_;
 
  private:
   std::string last_out_;
   int runs_ = 0;
 };
 inline TempDir* TinyRuns::dir_ = nullptr;
+inline std::string TinyRuns::reference_;
 
 }  // namespace glmh::testing

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <iostream>
 
 #include "harness/checks/in_run_checks.h"
@@ -112,8 +113,11 @@ int run_rank_main(RankContext& ctx, const CliArgs& args, const RunSettings& sett
 
   if (ctx.rank() == 0) {
     for (const auto& c : record.checks) ctx.log().info("check ", c.name, ": ", status_name(c.status), " — ", c.detail);
-    for (const auto& [stage, seconds] : record.stage_seconds)
-      ctx.log().info("stage ", stage, ": ", seconds, " s (max over ranks)");
+    for (const auto& [stage, seconds] : record.stage_seconds) {
+      char text[32];
+      std::snprintf(text, sizeof text, "%.3f", seconds);
+      ctx.log().info("stage ", stage, ": ", text, " s (max over ranks)");
+    }
     write_run_directory(settings.out, ctx, args, settings, *setup.models, setup.request, record);
     ctx.log().info("Result is : ", record.failed() ? "INVALID" : "VALID", "; report in ", settings.out,
                    "/summary.md and ", settings.out, "/report.html");
