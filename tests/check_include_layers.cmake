@@ -1,7 +1,7 @@
 # The source tree's include rules, checked on every file (ctest: SourceLayout.IncludeLayers):
 #  - one include style: every quoted include is written from the repository root;
 #  - pipeline/ is a library: it never includes harness/, and its folders form layers
-#    (runtime < checkpoint, executor, parallel < model < glm_image): a folder includes only
+#    (runtime < checkpoint, executor, parallel < model < cache < glm_image): a folder includes only
 #    itself and the folders below it.
 # Run: cmake -DSOURCE_DIR=<repo> -P tests/check_include_layers.cmake
 set(allowed_runtime runtime)
@@ -9,7 +9,8 @@ set(allowed_checkpoint checkpoint runtime)
 set(allowed_executor executor runtime)
 set(allowed_parallel parallel runtime)
 set(allowed_model model checkpoint parallel runtime)
-set(allowed_glm_image glm_image model checkpoint executor parallel runtime)
+set(allowed_cache cache model checkpoint parallel runtime)
+set(allowed_glm_image glm_image cache model checkpoint executor parallel runtime)
 
 set(violations "")
 file(GLOB_RECURSE sources RELATIVE ${SOURCE_DIR}

@@ -12,6 +12,7 @@
 #include "pipeline/glm_image/glm_image_request.h"
 #include "pipeline/model/dit/dit_rotary.h"
 #include "pipeline/runtime/rank_context.h"
+#include "pipeline/runtime/communicator.h"
 
 namespace glmh {
 
@@ -23,6 +24,32 @@ void InRunChecks::attach(GlmImageRunOptions& options, ExecutorHooks& hooks) {
     whole.prior_ids = r.tensor(field::kPriorTokenId);
     results_.push_back(rotary_sharding_check(plan, shards, whole, c));
     if (results_.back().failed()) throw RunStopped("the SP shards are wrong: " + results_.back().detail);
+  };
+  options.on_cache_decision = [this](RankContext& c, CfgBranch branch, const CacheDecision& d) {
+    // [branch, step, hit, diff] of every rank; the ranks of one branch must agree bitwise.
+    Communicator& world = c.group(GroupKind::World);
+    const at::Tensor mine =
+        at::tensor({double(branch), double(d.step), d.hit ? 1.0 : 0.0, d.diff}, at::kDouble).to(c.device());
+    at::Tensor all = at::empty({world.size(), 4}, mine.options());
+    world.all_gather(all, mine);
+    c.synchronize_device();
+    const at::Tensor rows = all.cpu();
+    std::string problems;
+    for (int64_t r = 1; r < world.size(); ++r)
+      for (int64_t q = 0; q < r; ++q) {
+        if (rows[r][0].item<double>() != rows[q][0].item<double>() || at::equal(rows[r], rows[q])) continue;
+        problems += (problems.empty() ? "" : "; ") + std::string(branch == CfgBranch::Cond ? "cond" : "uncond") +
+                    " step " + std::to_string(d.step) + ": rank " + std::to_string(r) +
+                    (rows[r][2].item<double>() > 0 ? " cached" : " computed") + " at diff " +
+                    std::to_string(rows[r][3].item<double>()) + ", rank " + std::to_string(q) +
+                    (rows[q][2].item<double>() > 0 ? " cached" : " computed") + " at diff " +
+                    std::to_string(rows[q][3].item<double>());
+        break;
+      }
+    if (problems.empty()) return;
+    cache_diverged_ = true;
+    results_.push_back(CheckResult::pass_or_fail("cache_consistency", false, 1, 0, "ranks disagree: " + problems));
+    throw RunStopped("the ranks' cache decisions differ: " + problems);
   };
   hooks = chain_hooks(std::move(hooks), ExecutorHooks{
       {}, {}, [this](const Stage& stage, Request& r, RankContext& c) {

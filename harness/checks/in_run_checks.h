@@ -1,7 +1,10 @@
 // The checks glmh run makes while the stages run, wired into the stages' and the executor's
 // hooks: rotary_sharding when the denoising stage has cut its SP shards (before the DiT uses
-// them), request_equality and token_equality once the AR stage's result has reached every rank.
-// A rank without prior tokens stops the run on every rank (RunStopped) with the failed check.
+// them), request_equality and token_equality once the AR stage's result has reached every rank,
+// and (cached runs) cache_consistency after every cache decision, before the DiT acts on it: ranks
+// that disagree would next run different collectives. A rank without prior tokens or a cache
+// decision that differs between ranks stops the run on every rank (RunStopped) with the failed
+// check.
 #pragma once
 
 #include <string>
@@ -25,12 +28,15 @@ class InRunChecks {
   void set_ar_done_stage(std::string stage) { ar_done_stage_ = std::move(stage); }
 
   std::vector<CheckResult>& results() { return results_; }
+  // Whether the cache decisions were found to differ between ranks (the run then stopped).
+  bool cache_decisions_diverged() const { return cache_diverged_; }
 
  private:
   std::string ar_done_stage_;
   bool compare_timings_;
   int64_t head_dim_;
   std::vector<CheckResult> results_;
+  bool cache_diverged_ = false;
 };
 
 }  // namespace glmh

@@ -108,7 +108,8 @@ int run_command(const std::vector<std::string>& raw_args) {
     ParallelDegrees degrees = degrees_from(args);
     if (env && !args.given("world-size")) degrees.world_size = env->world_size;
     const ParallelLayout layout = ParallelLayout::create(degrees, heads);
-    const std::string why = why_fault_cannot_fire(settings.fault, layout, args.flag("greedy"), args.real("guidance"));
+    const std::string why = why_fault_cannot_fire(settings.fault, layout, args.flag("greedy"), args.real("guidance"),
+                                                  settings.cache.enabled);
     if (!why.empty()) throw UsageError("glmh run: " + why);
     validate_injection(settings, args, layout.world_size());
   } catch (const UsageError& e) {

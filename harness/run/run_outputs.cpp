@@ -9,6 +9,7 @@
 #include "harness/io/report_files.h"
 #include "harness/reports/report_writers.h"
 #include "harness/scenarios/scenario_runner.h"
+#include "pipeline/checkpoint/safetensors.h"
 #include "pipeline/glm_image/glm_image_models.h"
 #include "pipeline/glm_image/glm_image_request.h"
 #include "pipeline/runtime/posix_fs.h"
@@ -32,6 +33,7 @@ void write_run_json(const std::string& dir, RankContext& ctx, const CliArgs& arg
                  {"ulysses", l.ulysses()}, {"ring", l.ring()}, {"cfg", l.cfg()}};
   j["ar_strategy"] = ar_strategy_name(settings.strategy);
   j["fault"] = fault_name(settings.fault);
+  j["cache"] = settings.cache.describe();
   j["inject"] = args.str("inject");
   j["ar_cuda_graph"] = settings.ar_cuda_graph;
   for (const char* key : {"prompt", "height", "width", "steps", "guidance", "seed", "reference"}) j["request"][key] = args.str(key);
@@ -75,6 +77,7 @@ Scenario scenario_of_run(const CliArgs& args, const RunSettings& settings, const
   s.cfg = layout.cfg();
   s.ar_strategy = ar_strategy_name(settings.strategy);
   s.fault = fault_name(settings.fault);
+  s.cache = args.str("cache");
   return s;
 }
 
@@ -86,6 +89,10 @@ void write_run_directory(const std::string& dir, RankContext& ctx, const CliArgs
   if (record.stopped.empty()) write_run_outputs(dir, request, "glmh run");
   write_run_json(dir, ctx, args, settings, models, record);
   if (record.bench) write_bench_json(dir, settings, *record.bench, ctx);
+  if (record.cache)
+    write_safetensors(dir + "/cache_hits.safetensors",
+                      {{"cache_hits", record.cache->hits}, {"cache_diffs", record.cache->diffs}},
+                      {{"producer", "glmh run"}, {"cache", settings.cache.describe()}});
 
   ScenarioOutcome outcome;
   outcome.scenario = scenario_of_run(args, settings, ctx.layout());

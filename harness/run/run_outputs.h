@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "harness/checks/cache_consistency_check.h"
 #include "harness/checks/check_result.h"
 #include "harness/cli/cli_args.h"
 #include "harness/run/run_settings.h"
@@ -28,6 +29,7 @@ struct RunRecord {
   std::string stopped;  // why the stages stopped early ("" when they ran to the end)
   double seconds = 0;   // rank 0's wall time from start-up to the checks' end
   std::optional<BenchSamples> bench;
+  std::optional<CacheDecisions> cache;  // both branches' decisions, for cache_hits.safetensors
   bool failed() const { return any_failed(checks); }
 };
 

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "harness/checks/cache_consistency_check.h"
 #include "harness/checks/in_run_checks.h"
 #include "harness/cli/exit_codes.h"
 #include "harness/run/run_outputs.h"
@@ -61,12 +62,14 @@ int run_rank_main(RankContext& ctx, const CliArgs& args, const RunSettings& sett
                    ", ", setup.params.steps, " steps; ", layout.describe(), "; ar-strategy ",
                    ar_strategy_name(settings.strategy),
                    settings.fault != GlmImageFault::None ? std::string("; fault ") + fault_name(settings.fault) : "",
-                   settings.inject.none() ? "" : "; inject " + args.str("inject"));
+                   settings.inject.none() ? "" : "; inject " + args.str("inject"),
+                   settings.cache.enabled ? "; cache " + settings.cache.describe() : "");
 
   GlmImageRunOptions options;
   options.ar_strategy = settings.strategy;
   options.fault = settings.fault;
   options.ar_cuda_graph = settings.ar_cuda_graph;
+  options.cache = settings.cache;
   options.on_ar_token = chain_progress(settings.inject.progress_hook("glm_image.ar", ctx.rank()),
                                        terminal_progress(ctx, "AR tokens"));
   options.on_denoise_step = chain_progress(settings.inject.progress_hook("glm_image.denoising", ctx.rank()),
@@ -91,6 +94,7 @@ int run_rank_main(RankContext& ctx, const CliArgs& args, const RunSettings& sett
     ctx.enter_stage("bench");
     GlmImageRunOptions timed = options;
     timed.on_sp_shards = nullptr;
+    timed.on_cache_decision = nullptr;
     timed.on_ar_token = timed.on_denoise_step = nullptr;
     record.bench = run_bench_iterations(ctx, setup.models, fresh, timed, settings.bench);
   }
@@ -107,6 +111,13 @@ int run_rank_main(RankContext& ctx, const CliArgs& args, const RunSettings& sett
     for (auto& c : output_parity_checks(setup.request.tensor(field::kLatents), image, setup.reference,
                                         setup.models->dtype() == at::kBFloat16, settings.thresholds, ctx))
       record.checks.push_back(std::move(c));
+  }
+  if (settings.cache.enabled && record.stopped.empty() && setup.request.has(field::kCacheHits)) {
+    const CacheDecisions mine{setup.request.tensor(field::kCacheHits), setup.request.tensor(field::kCacheDiffs)};
+    CacheDecisions merged;
+    record.checks.push_back(cache_consistency_check(mine, setup.reference_cache,
+                                                    settings.cache.config.residual_diff_threshold, ctx, merged));
+    record.cache = merged;
   }
   record.stage_seconds = stage_seconds_max_over_ranks(ctx, executor.records());
   record.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

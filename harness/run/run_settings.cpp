@@ -13,6 +13,9 @@ std::vector<OptionSpec> run_option_specs() {
   const std::vector<OptionSpec> own = {
       {"ar-strategy", "A", "how the AR stage runs: " + all_ar_strategy_names(), "main-rank"},
       {"fault", "F", "reproduce a known bug: " + all_fault_names(), "none"},
+      {"cache", "PROFILE", "DiT block caching: none, cache-dit@VERSION (that release's default for GLM-Image), or "
+                           "[cache-dit@VERSION:]CONFIG as cache-dit prints it, e.g. DBCache_F2B1_W4I1M0MC4_R0.4_T1O2",
+       "none"},
       {"inject", "KIND:RANK:STAGE[@N]",
        "a failure: throw, exit, kill, stall, freeze or perturb on RANK as STAGE begins, or after N AR tokens / "
        "denoise steps of it", ""},
@@ -46,6 +49,11 @@ RunSettings run_settings_from(const CliArgs& args) {
   s.strategy = *strategy;
   s.fault = *fault;
   s.inject = FaultSpec::parse(args.str("inject"));
+  try {
+    s.cache = parse_cache_profile(args.str("cache"));
+  } catch (const CacheConfigError& e) {
+    throw UsageError(std::string("glmh run: --cache: ") + e.what());
+  }
   s.ar_cuda_graph = !args.flag("ar-eager");
   s.out = args.str("out");
   s.thresholds.latent_tolerance = args.real("latent-tolerance");

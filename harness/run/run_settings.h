@@ -9,6 +9,7 @@
 #include "harness/cli/cli_args.h"
 #include "harness/faults/fault_injection.h"
 #include "harness/timing/bench_iterations.h"
+#include "pipeline/cache/cache_dit_releases.h"
 #include "pipeline/glm_image/glm_image_parallel_options.h"
 
 namespace glmh {
@@ -19,6 +20,7 @@ struct RunSettings {
   FaultSpec inject;                           // --inject failure (docs/faults.md#failure-injection)
   bool ar_cuda_graph = true;
   std::string out;                            // the run directory
+  CacheProfile cache;                         // --cache
   ParityThresholds thresholds;
   BenchSettings bench;
 };

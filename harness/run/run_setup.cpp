@@ -21,6 +21,18 @@ ParityReference read_reference(const std::string& dir) {
   return ref;
 }
 
+CacheDecisions read_cache_decisions(const std::string& dir) {
+  CacheDecisions d;
+  const std::string path = dir + "/cache_hits.safetensors";
+  if (!posix_fs::exists(path)) return d;
+  const auto file = SafetensorsFile::open(path);
+  for (const char* name : {"cache_hits", "cache_diffs"})
+    if (!file->contains(name)) throw CheckpointError(path + ": no tensor '" + name + "'");
+  d.hits = file->tensor("cache_hits").to(at::kLong).clone();
+  d.diffs = file->tensor("cache_diffs").to(at::kDouble).clone();
+  return d;
+}
+
 RunSetup prepare_run(RankContext& ctx, const CliArgs& args, const RunSettings& settings) {
   const ParallelLayout& layout = ctx.layout();
   RunSetup s;
@@ -28,11 +40,15 @@ RunSetup prepare_run(RankContext& ctx, const CliArgs& args, const RunSettings& s
     s.models = open_models(args, ctx.device(), "run");
     s.params = params_from(args, *s.models);
     s.request = make_glm_image_request(s.params);
-    const std::string why = why_fault_cannot_fire(settings.fault, layout, s.params.sampling.greedy, s.params.guidance);
+    const std::string why = why_fault_cannot_fire(settings.fault, layout, s.params.sampling.greedy, s.params.guidance,
+                                                  settings.cache.enabled);
     if (!why.empty()) throw UsageError("glmh run: " + why);
     if (layout.cfg() > 1 && s.params.guidance <= 1.0)
       throw UsageError("glmh run: --cfg 2 needs --guidance > 1 (it runs the two CFG branches on two ranks)");
-    if (args.given("reference")) s.reference = read_reference(args.str("reference"));
+    if (args.given("reference")) {
+      s.reference = read_reference(args.str("reference"));
+      if (settings.cache.enabled) s.reference_cache = read_cache_decisions(args.str("reference"));
+    }
     const RankCoords coords = ctx.coords();
     s.models->set_dit_tensor_parallel(coords.tp_rank, layout.tp());
     if (settings.strategy == ArStrategy::Tp) s.models->set_ar_tensor_parallel(&ctx.group(GroupKind::Tp));

@@ -5,6 +5,7 @@
 
 #include <memory>
 
+#include "harness/checks/cache_consistency_check.h"
 #include "harness/checks/output_parity_check.h"
 #include "harness/cli/cli_args.h"
 #include "harness/run/run_settings.h"
@@ -21,11 +22,14 @@ struct RunSetup {
   GlmImageParams params;
   Request request;
   ParityReference reference;  // undefined latents: no reference (the single-rank run itself)
+  CacheDecisions reference_cache;  // the reference's cache decisions (undefined: none)
 };
 
 RunSetup prepare_run(RankContext& ctx, const CliArgs& args, const RunSettings& settings);
 
 // The final latents and image of a glmh run directory; throws CheckpointError naming the file.
 ParityReference read_reference(const std::string& dir);
+// A cached run directory's decisions (cache_hits.safetensors); undefined when it has none.
+CacheDecisions read_cache_decisions(const std::string& dir);
 
 }  // namespace glmh

@@ -23,7 +23,7 @@ std::vector<std::string> Scenario::run_arguments() const {
                                 number_text(guidance), "--seed", std::to_string(seed), "--device", device,
                                 "--world-size", std::to_string(world_size), "--tp", std::to_string(tp), "--sp",
                                 std::to_string(sp), "--cfg", std::to_string(cfg), "--ar-strategy", ar_strategy,
-                                "--fault", fault};
+                                "--fault", fault, "--cache", cache};
   if (ulysses > 0) a.insert(a.end(), {"--ulysses", std::to_string(ulysses)});
   if (ring > 0) a.insert(a.end(), {"--ring", std::to_string(ring)});
   if (!dtype.empty()) a.insert(a.end(), {"--dtype", dtype});
@@ -43,13 +43,15 @@ std::string Scenario::reference_key() const {
     std::ifstream in(image, std::ios::binary);
     text += in ? std::string(std::istreambuf_iterator<char>(in), {}) : "missing:" + image;
   }
+  if (cache != "none") text += "\ncache " + cache;  // a cached run has its own reference
   uint64_t h = 1469598103934665603ull;  // FNV-1a
   for (unsigned char c : text) h = (h ^ c) * 1099511628211ull;
   char hash[17];
   std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(h));
   std::string key = model + "-" + task + "-" + std::to_string(height) + "x" + std::to_string(width) + "-s" +
                     std::to_string(steps) + "-g" + number_text(guidance) + "-seed" + std::to_string(seed) + "-" +
-                    (dtype.empty() ? (device == "cuda" ? "bf16" : "fp32") : dtype) + "-" + device + "-" + hash;
+                    (dtype.empty() ? (device == "cuda" ? "bf16" : "fp32") : dtype) + "-" + device +
+                    (cache != "none" ? "-cached-" : "-") + hash;
   for (char& c : key)
     if (c == '/' || c == ' ') c = '_';
   return key;

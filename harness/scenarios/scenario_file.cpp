@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 
+#include "pipeline/cache/cache_dit_releases.h"
 #include "pipeline/glm_image/glm_image_parallel_options.h"
 #include "pipeline/model/model_source.h"
 #include "pipeline/runtime/parallel_layout.h"
@@ -126,7 +127,8 @@ void check_against_model(const Scenario& sc, const RowParser& row) {
   d.cfg = sc.cfg;
   try {
     const ParallelLayout layout = ParallelLayout::create(d, heads);
-    const std::string why = why_fault_cannot_fire(*parse_fault(sc.fault), layout, greedy, sc.guidance);
+    const std::string why =
+        why_fault_cannot_fire(*parse_fault(sc.fault), layout, greedy, sc.guidance, sc.cache != "none");
     if (!why.empty()) row.fail("fault", why);
     if (sc.cfg > 1 && sc.guidance <= 1.0) row.fail("cfg", "cfg 2 needs guidance > 1");
   } catch (const LayoutError& e) {
@@ -204,7 +206,12 @@ std::vector<Scenario> read_scenario_file(const std::string& path) {
       sc.cfg = row.integer("cfg", v[17], 1, 1);
       sc.world_size = row.integer("world_size", v[12], sc.tp * sc.sp * sc.cfg, 1);
       sc.ar_strategy = row.one_of("ar_strategy", v[18], "main-rank", names_of(all_ar_strategy_names()));
-      sc.cache = row.one_of("cache", v[19], "none", {"none"});
+      sc.cache = v[19].empty() ? "none" : v[19];
+      try {
+        parse_cache_profile(sc.cache);
+      } catch (const CacheConfigError& e) {
+        row.fail("cache", e.what());
+      }
       sc.fault = row.one_of("fault", v[20], "none", names_of(all_fault_names()));
       sc.expect = row.one_of("expect", v[21], sc.fault == "none" ? "pass" : "detect", {"pass", "detect"});
       if (sc.expect == "detect" && sc.fault == "none") row.fail("expect", "detect needs a fault to detect");

@@ -13,13 +13,14 @@ constexpr std::array<std::pair<ArStrategy, const char*>, 3> kStrategies{{
     {ArStrategy::Tp, "tp"},
 }};
 
-constexpr std::array<std::pair<GlmImageFault, const char*>, 6> kFaults{{
+constexpr std::array<std::pair<GlmImageFault, const char*>, 7> kFaults{{
     {GlmImageFault::None, "none"},
     {GlmImageFault::UnshardedRope, "unsharded-rope"},
     {GlmImageFault::ArPerRankSeed, "ar-per-rank-seed"},
     {GlmImageFault::CfgRankSource, "cfg-rank-source"},
     {GlmImageFault::RingPrefixNoRotate, "ring-prefix-no-rotate"},
     {GlmImageFault::SkipBroadcast, "skip-broadcast"},
+    {GlmImageFault::CacheLocalDecision, "cache-local-decision"},
 }};
 
 template <typename Table, typename T>
@@ -52,7 +53,8 @@ std::optional<GlmImageFault> parse_fault(const std::string& name) { return value
 std::string all_ar_strategy_names() { return names_in(kStrategies); }
 std::string all_fault_names() { return names_in(kFaults); }
 
-std::string why_fault_cannot_fire(GlmImageFault fault, const ParallelLayout& layout, bool greedy_ar, double guidance) {
+std::string why_fault_cannot_fire(GlmImageFault fault, const ParallelLayout& layout, bool greedy_ar, double guidance,
+                                  bool cached) {
   const std::string name = fault_name(fault);
   switch (fault) {
     case GlmImageFault::None:
@@ -71,6 +73,11 @@ std::string why_fault_cannot_fire(GlmImageFault fault, const ParallelLayout& lay
       return layout.ring() > 1 ? "" : name + " needs ring > 1";
     case GlmImageFault::SkipBroadcast:
       return layout.world_size() > 1 ? "" : name + " needs more than one rank";
+    case GlmImageFault::CacheLocalDecision:
+      if (!cached) return name + " needs a cache (--cache)";
+      return layout.sp() > 1 ? ""
+                             : name + " needs sp > 1 (under TP or CFG alone every rank sees the same residual, "
+                                      "so a local decision is the shared one)";
   }
   return "";
 }

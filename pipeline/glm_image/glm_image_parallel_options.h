@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 
+#include "pipeline/cache/dbcache.h"
 #include "pipeline/parallel/sp_sharding.h"
 #include "pipeline/runtime/parallel_layout.h"
 
@@ -31,6 +32,7 @@ enum class GlmImageFault {
   CfgRankSource,       // the AR's source chosen by CFG rank: every CFG-rank-0 rank generates
   RingPrefixNoRotate,  // ring attention re-attends the local prefix at every step
   SkipBroadcast,       // the AR stage run as MAIN_RANK_ONLY: the others never get the tokens
+  CacheLocalDecision,  // each SP rank takes the cache decision on its own shard (a forgotten all-reduce)
 };
 
 const char* ar_strategy_name(ArStrategy s);
@@ -43,7 +45,8 @@ std::string all_fault_names();
 
 // Why `fault` could never fire on `layout` ("" when it can): a fault that cannot fire would make
 // its scenario pass silently, so the harness refuses it as bad usage.
-std::string why_fault_cannot_fire(GlmImageFault fault, const ParallelLayout& layout, bool greedy_ar, double guidance);
+std::string why_fault_cannot_fire(GlmImageFault fault, const ParallelLayout& layout, bool greedy_ar, double guidance,
+                                  bool cached = false);
 
 struct GlmImageRunOptions {
   ArStrategy ar_strategy = ArStrategy::MainRank;
@@ -57,6 +60,11 @@ struct GlmImageRunOptions {
   // When set, the denoising stage marks it before the first step and after each step (a device
   // event on CUDA: no host synchronisation in the loop). Not owned.
   DeviceTimeline* denoise_steps = nullptr;
+  // DiT block caching (pipeline/cache/); disabled by default.
+  CacheProfile cache;
+  // Called on every rank after each cache decision, before the DiT acts on it (every rank makes
+  // the same calls, so it may be collective over the world; it may throw RunStopped).
+  std::function<void(RankContext&, CfgBranch, const CacheDecision&)> on_cache_decision;
   // Progress, from the host loops (AR tokens, denoise steps): done, total.
   std::function<void(int64_t, int64_t)> on_ar_token, on_denoise_step;
 };

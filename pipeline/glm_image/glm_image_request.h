@@ -38,6 +38,9 @@ inline const std::string kReferencePriorIds = "reference_prior_ids";  // [1, (h/
 // Added before denoising
 inline const std::string kGlyphEmbeds = "glyph_embeds", kGlyphEmbedsUncond = "glyph_embeds_uncond",
                          kLatents = "latents";  // fp32 [1, 16, H/8, W/8]: the noise, then the result
+// Added by denoising with a block cache, per rank: [2, steps] (row 0 conditional, row 1
+// unconditional); hits 1 / 0 / -1 (branch not run on this rank), diffs NaN where no test ran
+inline const std::string kCacheHits = "cache_hits", kCacheDiffs = "cache_diffs";
 // Added by decoding
 inline const std::string kImage = "image";  // uint8 [H, W, 3] on the CPU
 }  // namespace field

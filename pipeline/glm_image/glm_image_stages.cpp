@@ -2,7 +2,10 @@
 
 #include <ATen/ATen.h>
 
+#include <cmath>
+
 #include "pipeline/glm_image/glm_image_request.h"
+#include "pipeline/cache/dbcache.h"
 #include "pipeline/executor/request.h"
 #include "pipeline/model/ar/ar_prompt.h"
 #include "pipeline/model/ar/glm_image_image_processor.h"
@@ -11,6 +14,7 @@
 #include "pipeline/model/glyph/glyph_text.h"
 #include "pipeline/parallel/sequence_parallel_attention.h"
 #include "pipeline/parallel/sp_sharding.h"
+#include "pipeline/runtime/communicator.h"
 #include "pipeline/runtime/device_timeline.h"
 #include "pipeline/runtime/rank_context.h"
 
@@ -163,6 +167,32 @@ class GlmImageBeforeDenoisingStage final : public Stage {
   std::shared_ptr<GlmImageRankState> state_;
 };
 
+// The threshold test's two sums over the ranks that share the transformer: the SP ranks hold
+// different tokens (summed), the TP ranks the same ones (summed, then divided back).
+void reduce_cache_sums(at::Tensor& sums, Communicator& sp, Communicator& tp) {
+  if (sp.size() > 1) sp.all_reduce(sums, ReduceOp::Sum);
+  if (tp.size() > 1) {
+    tp.all_reduce(sums, ReduceOp::Sum);
+    sums.div_(double(tp.size()));
+  }
+}
+
+// The cache's decisions as rank-local request fields: cache_hits int64 [2, steps] (1 hit, 0
+// computed, -1 not run on this rank) and cache_diffs float64 [2, steps] (the threshold test's
+// value, NaN where none ran).
+void record_cache_decisions(Request& r, const DbCache& cache, int64_t steps) {
+  at::Tensor hits = at::full({2, steps}, -1, at::kLong);
+  at::Tensor diffs = at::full({2, steps}, std::nan(""), at::kDouble);
+  for (CfgBranch b : {CfgBranch::Cond, CfgBranch::Uncond})
+    for (const CacheDecision& d : cache.decisions(b)) {
+      if (d.step < 0 || d.step >= steps) continue;
+      hits[int(b)][d.step] = d.hit ? 1 : 0;
+      if (d.diff >= 0) diffs[int(b)][d.step] = d.diff;
+    }
+  r.set_tensor(field::kCacheHits, hits, FieldScope::RankLocal);
+  r.set_tensor(field::kCacheDiffs, diffs, FieldScope::RankLocal);
+}
+
 class GlmImageDenoisingStage final : public Stage {
  public:
   GlmImageDenoisingStage(std::shared_ptr<GlmImageModels> m, std::shared_ptr<GlmImageRankState> s,
@@ -231,6 +261,23 @@ class GlmImageDenoisingStage final : public Stage {
     uncond.prior_token_drop = at::ones({1}, flag);
     uncond.kv_cache_mode = state_->reference_kv_cache ? DitKvCacheMode::kSkip : DitKvCacheMode::kOff;
 
+    // Block caching: one context per request, the decisions shared by the ranks that share the
+    // transformer (docs/caching.md#parallel-runs).
+    std::unique_ptr<DbCache> cache;
+    if (o_.cache.enabled) {
+      DbCache::Reduce reduce;
+      if (o_.fault != GlmImageFault::CacheLocalDecision && (sp_group.size() > 1 || tp_group.size() > 1))
+        reduce = [&sp_group, &tp_group](at::Tensor& sums) { reduce_cache_sums(sums, sp_group, tp_group); };
+      cache = std::make_unique<DbCache>(o_.cache, std::move(reduce));
+      const int64_t real_rows = std::max<int64_t>(0, std::min(plan.band_rows, plan.grid_h - plan.first_row()));
+      cache->set_valid_image_tokens(real_rows * plan.grid_w);
+      cache->count_condition_writes(state_->reference_kv_cache ? 1 : 0);
+      if (o_.on_cache_decision)
+        cache->set_decision_hook(
+            [this, &ctx](CfgBranch branch, const CacheDecision& d) { o_.on_cache_decision(ctx, branch, d); });
+      cond.block_cache = uncond.block_cache = cache.get();
+    }
+
     // CFG-parallel: CFG rank 0 evaluates the conditional branch, rank 1 the unconditional one, and
     // both combine the pair every step.
     DiTInputs* const mine = cfg_group.rank() == 0 ? &cond : &uncond;
@@ -244,11 +291,19 @@ class GlmImageDenoisingStage final : public Stage {
       cond.timestep = uncond.timestep = timestep;
       at::Tensor v;
       if (cfg_group.size() > 1) {
+        // This rank makes one of the step's two calls; upstream's single context counts both,
+        // conditional first.
+        const CfgBranch branch = cfg_group.rank() == 0 ? CfgBranch::Cond : CfgBranch::Uncond;
+        if (cache && branch == CfgBranch::Uncond) cache->skip_call(CfgBranch::Cond);
+        if (cache) cache->begin_call(branch);
         cfg_group.all_gather(branches, dit.forward(*mine).to(at::kFloat).contiguous());
+        if (cache && branch == CfgBranch::Cond) cache->skip_call(CfgBranch::Uncond);
         v = branches[1] + p.guidance * (branches[0] - branches[1]);
       } else {
+        if (cache) cache->begin_next_call();
         v = dit.forward(cond).to(at::kFloat);
         if (cfg) {
+          if (cache) cache->begin_next_call();
           const at::Tensor v_uncond = dit.forward(uncond).to(at::kFloat);
           v = v_uncond + p.guidance * (v - v_uncond);
         }
@@ -258,6 +313,7 @@ class GlmImageDenoisingStage final : public Stage {
       if (o_.on_denoise_step) o_.on_denoise_step(k + 1, p.steps);
     }
     r.set_tensor(field::kLatents, gather_latents_from_sp(x, plan, sp_group));
+    if (cache) record_cache_decisions(r, *cache, p.steps);
   }
 
  private:

@@ -195,7 +195,27 @@ at::Tensor GlmImageDiT::forward(const DiTInputs& in) const {
   x = x + linear(at::silu(linear(prior, "prior_projector.net.0.proj")), "prior_projector.net.2");
 
   const at::Tensor temb = time_condition_embedding(in, dtype);
-  for (int64_t i = 0; i < c.num_layers; ++i) block(i, x, text, temb, cos, sin, in);
+  if (!in.block_cache) {
+    for (int64_t i = 0; i < c.num_layers; ++i) block(i, x, text, temb, cos, sin, in);
+  } else {
+    DitBlockCache& cache = *in.block_cache;
+    const int64_t n = c.num_layers, fn = cache.first_blocks(), bn = cache.last_blocks();
+    if (fn < 1 || bn < 0 || fn + bn > n)
+      throw std::invalid_argument("block cache: Fn " + std::to_string(fn) + " and Bn " + std::to_string(bn) +
+                                  " do not fit the DiT's " + std::to_string(n) + " blocks (Fn >= 1, Fn + Bn <= " +
+                                  std::to_string(n) + ")");
+    const at::Tensor x_in = x;
+    for (int64_t i = 0; i < fn; ++i) block(i, x, text, temb, cos, sin, in);
+    const at::Tensor fn_residual = x - x_in;
+    if (cache.serve_from_cache(fn_residual)) {
+      cache.apply_cached(x, text);
+    } else {
+      const at::Tensor x_fn = x, text_fn = text;
+      for (int64_t i = fn; i < n - bn; ++i) block(i, x, text, temb, cos, sin, in);
+      cache.store(fn_residual, x - x_fn, text - text_fn);
+    }
+    for (int64_t i = n - bn; i < n; ++i) block(i, x, text, temb, cos, sin, in);
+  }
 
   const auto scale_shift = linear(temb, "norm_out.linear").chunk(2, 1);  // scale first, then shift
   x = linear(modulate(layer_norm(x), scale_shift[0], scale_shift[1]), "proj_out");

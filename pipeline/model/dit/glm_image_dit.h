@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "pipeline/model/dit/dit_block_cache.h"
 #include "pipeline/model/dit/dit_config.h"
 #include "pipeline/model/dit/dit_kv_cache.h"
 
@@ -48,6 +49,7 @@ struct DiTInputs {
   DitKvCache* kv_cache = nullptr;
   DitKvCacheMode kv_cache_mode = DitKvCacheMode::kOff;
   const DitParallelism* parallel = nullptr;  // not owned; null: single rank
+  DitBlockCache* block_cache = nullptr;       // not owned; null: every block runs every call
 };
 
 // Every parameter of the model with its shape, in name order (the checkpoint's tensor names).
