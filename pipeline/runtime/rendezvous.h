@@ -3,7 +3,10 @@
 //
 //   file:PATH        a FileStore; PATH must be fresh per run (a stale file hangs rendezvous)
 //   tcp:HOST:PORT    a TCPStore; world rank 0 serves it unless the launcher already does
-//                    (torchrun's agent store, TORCHELASTIC_USE_AGENT_STORE=True)
+//                    (torchrun's agent store, TORCHELASTIC_USE_AGENT_STORE=True). glmh joins an
+//                    agent store that speaks its libtorch's TCPStore protocol; one that does not
+//                    (torch >= 2.1's, met by libtorch 1.13) only carries the address of a store
+//                    that rank 0 then serves itself (rendezvous.cpp, tcp_store_wire.h).
 #pragma once
 
 #include <chrono>
@@ -13,12 +16,16 @@
 
 namespace glmh {
 
+enum class StoreWire;  // tcp_store_wire.h
+// The TCPStore protocol dialect that this libtorch's c10d client and server speak.
+StoreWire c10d_store_wire();
+
 struct StoreAddress {
   enum class Kind { File, Tcp } kind = Kind::File;
   std::string path;  // File
   std::string host;  // Tcp
   int port = 0;      // Tcp
-  bool serve = true; // Tcp: whether world rank 0 starts the server
+  bool serve = true; // Tcp: whether world rank 0 starts the server (false: the launcher serves it)
 
   // Parses "file:PATH" or "tcp:HOST:PORT"; throws std::invalid_argument naming the text.
   static StoreAddress parse(const std::string& text);

@@ -135,6 +135,12 @@ using PgBase = c10d::Backend;
 using PgBase = c10d::ProcessGroup;
 #endif
 
+// The TCPStore wire dialect this libtorch's client and server speak (tcp_store_wire.h). torch 2.1
+// made every connection open with a VALIDATE request and moved every command code up by one, so
+// 1.13's client cannot use a store served by torch >= 2.1 (torchrun's agent store): its requests
+// are dropped, time out or have the connection reset.
+inline constexpr bool kTcpStoreClientValidates = GLMH_TORCH_GE(2, 1);
+
 // 1.13's Gloo has no _allgather_base / reduce_scatter and rejects bfloat16 outright.
 #if GLMH_TORCH_GE(2, 0)
 inline constexpr bool kGlooHasFlatCollectives = true;
