@@ -10,6 +10,7 @@
 
 #include "pipeline/runtime/communicator.h"
 #include "tests/process_runner.h"
+#include "tests/text_files.h"
 #include "tests/tiny_runs.h"
 
 namespace glmh {
@@ -44,6 +45,12 @@ TEST_F(GlmhProgram, RunPassesAndWritesItsReportOnTwoThreeAndFourRanks) {
   for (const auto& run : posix_fs::list_directory(reports)) {
     for (const char* file : {"summary.md", "results.csv", "report.html", "junit.xml", "run.json", "image.png"})
       EXPECT_TRUE(posix_fs::exists(reports + "/" + run + "/" + file)) << run << "/" << file;
+    // The run's image beside its reference's (--reference).
+    const std::string html = testing::read_text(reports + "/" + run + "/report.html");
+    size_t images = 0;
+    for (size_t at = html.find("<img class=\"thumb"); at != std::string::npos; at = html.find("<img class=\"thumb", at + 1))
+      ++images;
+    EXPECT_EQ(images, 2u) << run;
     ++reports_written;
   }
   EXPECT_EQ(reports_written, 4);

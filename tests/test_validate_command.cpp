@@ -56,6 +56,7 @@ TEST_F(ValidateCommand, PassAndDetectScenariosGiveAValidRunWithFourReports) {
   const std::string html = read_text(out + "/report.html");
   EXPECT_TRUE(contains(html, "<svg")) << "no stage chart";
   EXPECT_TRUE(contains(html, "VALID"));
+  EXPECT_TRUE(contains(html, "<img class=\"thumb sharp\" src=\"data:image/png;base64,")) << "no embedded image";
   // One reference for both scenarios (the same request).
   EXPECT_EQ(posix_fs::list_directory(out + "/references").size(), 2u);  // its directory and its log
 
@@ -77,6 +78,7 @@ TEST_F(ValidateCommand, AScenarioThatMissesItsExpectationMakesTheRunInvalid) {
   EXPECT_TRUE(contains(summary, "Result is : INVALID")) << summary;
   EXPECT_TRUE(contains(summary, "- sp2-strict: 1 check(s) failed; image_parity")) << summary;
   EXPECT_TRUE(contains(read_text(out + "/junit.xml"), "<failure message=\"PSNR")) << read_text(out + "/junit.xml");
+  EXPECT_TRUE(contains(read_text(out + "/report.html"), "difference ×")) << "image parity failed: a difference map";
 }
 
 TEST_F(ValidateCommand, AMalformedFileIsRefusedBeforeAnythingRuns) {

@@ -29,7 +29,9 @@ int report_command(const std::vector<std::string>& raw_args) {
     if (args.flag("help")) {
       std::cout << CliArgs::help_text("report RUN_DIR",
                                       "Writes results.csv, summary.md, report.html and junit.xml of a glmh validate or\n"
-                                      "glmh bench run again, from RUN_DIR/outcomes.json.",
+                                      "glmh bench run (or a glmh run directory) again, from RUN_DIR/outcomes.json.\n"
+                                      "report.html embeds the scenarios' images: each run directory is looked for as\n"
+                                      "recorded, then at its place inside RUN_DIR (harness/reports/report_paths.h).",
                                       specs);
       return kExitOk;
     }
@@ -38,7 +40,8 @@ int report_command(const std::vector<std::string>& raw_args) {
     std::vector<ScenarioOutcome> outcomes;
     read_report_data(positional[0] + "/outcomes.json", context, outcomes);
     const std::string out = args.given("out") ? args.str("out") : positional[0];
-    write_reports(out, context, outcomes);
+    if (context.written_to.empty()) context.written_to = positional[0];  // outcomes.json from before it was recorded
+    write_reports(out, context, outcomes, positional[0]);
     const auto reasons = invalid_reasons(outcomes);
     std::cout << "Result is : " << (reasons.empty() ? "VALID" : "INVALID") << "; " << out << "/summary.md" << std::endl;
     return reasons.empty() ? kExitOk : kExitCheckFailed;

@@ -3,16 +3,16 @@
 #include <ATen/ATen.h>
 #include <png.h>
 
-#include <cstdio>
 #include <cstring>
 #include <stdexcept>
-#include <unistd.h>
+
+#include "harness/io/report_files.h"
 
 namespace glmh {
 
-void write_png(const std::string& path, const at::Tensor& rgb_in) {
+std::string encode_png(const at::Tensor& rgb_in) {
   if (rgb_in.dim() != 3 || rgb_in.size(2) != 3 || rgb_in.scalar_type() != at::kByte)
-    throw std::invalid_argument("write_png '" + path + "': expected uint8 [H, W, 3]");
+    throw std::invalid_argument("encode_png: expected uint8 [H, W, 3]");
   const at::Tensor rgb = rgb_in.cpu().contiguous();
   png_image image;
   std::memset(&image, 0, sizeof image);
@@ -20,14 +20,23 @@ void write_png(const std::string& path, const at::Tensor& rgb_in) {
   image.width = static_cast<png_uint_32>(rgb.size(1));
   image.height = static_cast<png_uint_32>(rgb.size(0));
   image.format = PNG_FORMAT_RGB;
-  const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
-  if (!png_image_write_to_file(&image, tmp.c_str(), 0, rgb.data_ptr<uint8_t>(), 0, nullptr)) {
-    std::remove(tmp.c_str());
-    throw std::runtime_error("cannot write PNG '" + path + "': " + image.message);
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    throw std::runtime_error("cannot rename '" + tmp + "' to '" + path + "'");
+  // One pass into a buffer of libpng's worst-case size (the simplified API keeps libpng's
+  // longjmp error handling inside libpng, away from C++ frames).
+  png_alloc_size_t size = PNG_IMAGE_PNG_SIZE_MAX(image);
+  std::string bytes(size, '\0');
+  if (!png_image_write_to_memory(&image, bytes.data(), &size, 0, rgb.data_ptr<uint8_t>(), 0, nullptr))
+    throw std::runtime_error(std::string("cannot encode PNG: ") + image.message);
+  bytes.resize(size);
+  return bytes;
+}
+
+void write_png(const std::string& path, const at::Tensor& rgb) {
+  if (rgb.dim() != 3 || rgb.size(2) != 3 || rgb.scalar_type() != at::kByte)
+    throw std::invalid_argument("write_png '" + path + "': expected uint8 [H, W, 3]");
+  try {
+    write_file_atomically(path, encode_png(rgb));
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error("cannot write PNG '" + path + "': " + e.what());
   }
 }
 

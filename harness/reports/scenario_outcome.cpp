@@ -81,6 +81,7 @@ std::string report_data_json(const ReportContext& context, const std::vector<Sce
   j["run_id"] = context.run_id;
   j["scenario_file"] = context.scenario_file;
   j["facts"] = context.facts;
+  j["written_to"] = context.written_to;
   for (const auto& o : outcomes) {
     nlohmann::json e;
     e["scenario"] = scenario_json(o.scenario);
@@ -109,6 +110,7 @@ void read_report_data(const std::string& path, ReportContext& context, std::vect
     context.run_id = j.at("run_id");
     context.scenario_file = j.at("scenario_file");
     context.facts = j.at("facts").get<std::map<std::string, std::string>>();
+    context.written_to = j.value("written_to", "");
     for (const auto& e : j.value("outcomes", nlohmann::json::array())) {
       ScenarioOutcome o;
       o.scenario = scenario_from(e.at("scenario"));

@@ -43,6 +43,9 @@ struct ReportContext {
   std::string run_id;
   std::string scenario_file;
   std::map<std::string, std::string> facts;  // revision, libtorch, host, devices, backend, NCCL env, ...
+  // The report directory as given when the report was first written: how run directories
+  // recorded inside it are found again (harness/reports/report_paths.h).
+  std::string written_to;
 };
 
 // Everything a report is made from, as JSON (outcomes.json in a report directory), so that

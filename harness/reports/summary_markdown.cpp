@@ -1,9 +1,9 @@
 #include <algorithm>
 #include <iomanip>
-#include <set>
 #include <sstream>
 
 #include "harness/io/report_files.h"
+#include "harness/reports/performance_tables.h"
 #include "harness/reports/report_writers.h"
 
 namespace glmh {
@@ -64,31 +64,20 @@ std::string summary_markdown(const ReportContext& context, const std::vector<Sce
     md << "\n";
   }
   // Timed iterations (glmh bench): percentiles, speedups over the single-rank run, Amdahl bound.
-  bool timed = false;
-  for (const auto& o : outcomes) timed = timed || !o.performance.empty();
-  if (timed) {
-    md << "\n## Performance\n\nTimed iterations after the checked run (warm-ups excluded), device-synchronised, "
-          "max over ranks. Speedup = single-rank median / this median; efficiency = speedup / world size; the Amdahl "
-          "bound on the end-to-end speedup counts only the denoising as parallel (the AR stage, the glyph encoder and "
-          "the VAE run whole).\n\n"
-          "| scenario | world | iterations | denoise step p50 (ms) | denoising p50 / p90 (s) | end to end p50 / p90 (s) | "
-          "speedup denoising | efficiency | speedup end to end | Amdahl bound | peak memory (GiB, max rank) | collectives (s, max rank) |\n"
-          "|---|---|---|---|---|---|---|---|---|---|---|---|\n";
-    auto cell = [](const ScenarioOutcome& o, const std::string& name, int digits, double scale = 1.0) {
-      if (!o.has_figure(name)) return std::string("–");
-      std::ostringstream v;
-      v << std::fixed << std::setprecision(digits) << o.figure(name) * scale;
-      return v.str();
-    };
-    for (const auto& o : outcomes) {
-      if (o.performance.empty()) continue;
-      md << "| " << o.scenario.name << " | " << o.scenario.world_size << " | " << cell(o, "iterations", 0) << " | "
-         << cell(o, "denoise_step:p50", 2, 1000.0) << " | " << cell(o, "glm_image.denoising:p50", 4) << " / "
-         << cell(o, "glm_image.denoising:p90", 4) << " | " << cell(o, "end_to_end:p50", 4) << " / "
-         << cell(o, "end_to_end:p90", 4) << " | " << cell(o, "speedup:glm_image.denoising", 2) << " | "
-         << cell(o, "efficiency:glm_image.denoising", 2) << " | " << cell(o, "speedup:end_to_end", 2) << " | "
-         << cell(o, "amdahl:end_to_end", 2) << " | " << cell(o, "peak_memory_gib", 2) << " | "
-         << cell(o, "collective_seconds", 3) << " |\n";
+  const auto tables = performance_tables(outcomes);
+  if (!tables.empty()) {
+    md << "\n## Performance\n\n" << kPerformanceNote << "\n";
+    for (const auto& table : tables) {
+      md << "\n### " << table.title << "\n\n|";
+      for (const auto& heading : table.headings) md << " " << md_cell(heading) << " |";
+      md << "\n|";
+      for (size_t i = 0; i < table.headings.size(); ++i) md << "---|";
+      md << "\n";
+      for (const auto& row : table.rows) {
+        md << "|";
+        for (const auto& c : row) md << " " << md_cell(c) << " |";
+        md << "\n";
+      }
     }
   }
   const auto reasons = invalid_reasons(outcomes);

@@ -4,11 +4,14 @@
 
 namespace glmh {
 
-void write_reports(const std::string& dir, const ReportContext& context, const std::vector<ScenarioOutcome>& outcomes) {
+void write_reports(const std::string& dir, const ReportContext& given, const std::vector<ScenarioOutcome>& outcomes,
+                   const std::string& read_from) {
+  ReportContext context = given;
+  if (context.written_to.empty()) context.written_to = dir;
   posix_fs::make_directories(dir);
   write_file_atomically(dir + "/results.csv", results_csv_text(outcomes));
   write_file_atomically(dir + "/summary.md", summary_markdown(context, outcomes));
-  write_file_atomically(dir + "/report.html", report_html(context, outcomes));
+  write_file_atomically(dir + "/report.html", report_html(context, outcomes, read_from.empty() ? dir : read_from));
   write_file_atomically(dir + "/junit.xml", junit_xml(context, outcomes));
   write_file_atomically(dir + "/outcomes.json", report_data_json(context, outcomes));
 }
