@@ -6,11 +6,13 @@
 
 #include "harness/cli/cli_args.h"
 #include "harness/cli/exit_codes.h"
+#include "pipeline/cache/dbcache.h"
 #include "pipeline/checkpoint/component_checkpoint.h"
 #include "pipeline/model/ar/ar_positions.h"
 #include "pipeline/model/ar/ar_generation.h"
 #include "pipeline/model/ar/glm_image_text_model.h"
 #include "pipeline/model/ar/glm_image_vision.h"
+#include "pipeline/model/dit/dit_kv_cache.h"
 #include "pipeline/model/dit/glm_image_dit.h"
 #include "pipeline/model/model_source.h"
 #include "pipeline/model/glyph/t5_encoder.h"
@@ -27,10 +29,10 @@ namespace {
 std::string subfolder_of(const std::string& component) {
   if (component == "ar" || component == "ar-generate" || component == "vision") return "vision_language_encoder";
   if (component == "glyph") return "text_encoder";
-  if (component == "dit") return "transformer";
+  if (component == "dit" || component == "denoise") return "transformer";
   if (component == "vae-decode" || component == "vae-encode") return "vae";
   throw UsageError("glmh forward: unknown component '" + component +
-                   "' (ar, ar-generate, vision, glyph, dit, vae-decode, vae-encode)");
+                   "' (ar, ar-generate, vision, glyph, dit, denoise, vae-decode, vae-encode)");
 }
 
 class Inputs {
@@ -83,8 +85,83 @@ at::Tensor greedy_generation(const ComponentCheckpoint& ckpt, const Inputs& in, 
   return ends.numel() ? generated.narrow(1, 0, ends[0][0].item<int64_t>() + 1) : generated;
 }
 
+// The pipeline's denoising loop on the DiT, as diffusers' GlmImagePipeline drives it: per step the
+// conditional call, then the unconditional one (every prior token dropped, the negative glyph
+// embeddings), u + g (c - u), one Euler step; the DiT gets the unshifted t - 1. Image to image
+// first writes the reference's K/V (one DiT call at `condition_timestep`, no glyph tokens). With a
+// cache profile, the DiT's middle blocks are cached by glmh's DBCache; `cache_hits` says which.
+std::map<std::string, at::Tensor> denoise(const ComponentCheckpoint& ckpt, const Inputs& in, const c10::Device& device,
+                                          c10::ScalarType dtype, const CacheProfile& profile) {
+  const auto dit = GlmImageDiT::load(ckpt, device, dtype);
+  const at::Tensor timesteps = in.get("timesteps").to(at::kFloat).cpu(), sigmas = in.get("sigmas").to(at::kFloat).cpu();
+  const int64_t steps = timesteps.numel();
+  if (sigmas.numel() != steps + 1)
+    throw UsageError("glmh forward: denoise needs sigmas [N + 1] for timesteps [N], got " + std::to_string(sigmas.numel()) +
+                     " and " + std::to_string(steps));
+  const double guidance = in.get("guidance_scale").to(at::kDouble).cpu().reshape({-1})[0].item<double>();
+  const auto f32 = at::TensorOptions().dtype(at::kFloat).device(device);
+
+  DiTInputs cond;
+  cond.glyph_embeds = in.get("glyph_embeds").to(dtype);
+  cond.prior_token_id = in.get("prior_token_id").to(at::kLong);
+  cond.prior_token_drop = in.get("prior_token_drop_cond");
+  cond.target_size = in.get("target_size").to(at::kFloat);
+  cond.crop_coords = in.get("crop_coords").to(at::kFloat);
+  DitKvCache kv(dit.config().num_layers);
+  const bool image_to_image = in.has("condition_latents");
+  if (image_to_image) {
+    DiTInputs write;
+    write.latents = in.get("condition_latents").to(dtype);
+    write.glyph_embeds = at::zeros({1, 0, dit.config().text_embed_dim}, write.latents.options());
+    write.prior_token_id = in.get("condition_prior_token_id").to(at::kLong).reshape({1, -1});
+    write.prior_token_drop = at::zeros({1}, at::TensorOptions().dtype(at::kBool).device(device));
+    write.timestep = in.get("condition_timestep").to(at::kFloat).reshape({1});
+    write.target_size = in.get("condition_target_size").to(at::kFloat).reshape({1, 2});
+    write.crop_coords = in.get("condition_crop_coords").to(at::kFloat).reshape({1, 2});
+    write.kv_cache = &kv;
+    write.kv_cache_mode = DitKvCacheMode::kWrite;
+    dit.forward(write);
+    cond.kv_cache = &kv;
+    cond.kv_cache_mode = DitKvCacheMode::kRead;
+  }
+  DiTInputs uncond = cond;
+  uncond.glyph_embeds = in.get("glyph_embeds_uncond").to(dtype);
+  uncond.prior_token_drop = in.get("prior_token_drop_uncond");
+  uncond.kv_cache_mode = image_to_image ? DitKvCacheMode::kSkip : DitKvCacheMode::kOff;
+
+  std::unique_ptr<DbCache> cache;
+  if (profile.enabled) {
+    try {
+      cache = std::make_unique<DbCache>(profile);
+      cache->count_condition_writes(image_to_image ? 1 : 0);
+    } catch (const CacheConfigError& e) {
+      throw UsageError(std::string("glmh forward: --cache: ") + e.what());
+    }
+    cond.block_cache = uncond.block_cache = cache.get();
+  }
+  at::Tensor x = in.get("latents").to(at::kFloat);
+  for (int64_t k = 0; k < steps; ++k) {
+    const at::Tensor t = (timesteps[k] - 1).reshape({1}).to(f32.device());
+    cond.latents = uncond.latents = x.to(dtype);
+    cond.timestep = uncond.timestep = t;
+    if (cache) cache->begin_next_call();
+    const at::Tensor c = dit.forward(cond).to(at::kFloat);
+    if (cache) cache->begin_next_call();
+    const at::Tensor u = dit.forward(uncond).to(at::kFloat);
+    x = x + (sigmas[k + 1] - sigmas[k]).item<double>() * (u + guidance * (c - u));
+  }
+  at::Tensor hits = at::zeros({2, steps}, at::kLong);
+  if (cache)
+    for (CfgBranch b : {CfgBranch::Cond, CfgBranch::Uncond})
+      for (const CacheDecision& d : cache->decisions(b))
+        if (d.hit && d.step >= 0 && d.step < steps) hits[int(b)][d.step] = 1;
+  return {{"latents", x}, {"cache_hits", hits}};
+}
+
 std::map<std::string, at::Tensor> run(const std::string& component, const ComponentCheckpoint& ckpt,
-                                      const Inputs& in, const c10::Device& device, c10::ScalarType dtype) {
+                                      const Inputs& in, const c10::Device& device, c10::ScalarType dtype,
+                                      const CacheProfile& cache) {
+  if (component == "denoise") return denoise(ckpt, in, device, dtype, cache);
   if (component == "ar-generate") return {{"generated_ids", greedy_generation(ckpt, in, device, dtype)}};
   if (component == "ar") {
     const auto model = GlmImageTextModel::load(ckpt, device, dtype);
@@ -147,7 +224,8 @@ std::map<std::string, at::Tensor> run(const std::string& component, const Compon
 int forward_command(const std::vector<std::string>& raw_args) {
   const std::vector<OptionSpec> specs = {
       {"checkpoint", "DIR", "a pipeline root (model_index.json), a component folder or a preset (tiny, small, full)", ""},
-      {"component", "C", "ar, ar-generate, vision, glyph, dit, vae-decode or vae-encode", ""},
+      {"component", "C", "ar, ar-generate, vision, glyph, dit, denoise, vae-decode or vae-encode", ""},
+      {"cache", "PROFILE", "denoise: DiT block caching (none, cache-dit@VERSION, [cache-dit@VERSION:]CONFIG)", "none"},
       {"inputs", "IN.safetensors", "input tensors, named as upstream's forward arguments", ""},
       {"out", "OUT.safetensors", "where the outputs go (written atomically)", ""},
       {"dtype", "fp32|bf16", "compute dtype", "fp32"},
@@ -163,6 +241,8 @@ int forward_command(const std::vector<std::string>& raw_args) {
                                       "OUT (fp32): ar -> logits, ar-generate -> generated_ids (greedy, int64),\n"
                                       "vision -> image_features and vq_ids (int64),\n"
                                       "glyph -> last_hidden_state, dit -> sample,\n"
+                                      "denoise -> latents (the loop's result) and cache_hits (int64 [2, N]:\n"
+                                      "conditional, unconditional; 1 = middle blocks from the cache),\n"
                                       "vae-decode -> sample, vae-encode -> latent_mean.",
                                       specs);
       return kExitOk;
@@ -181,7 +261,13 @@ int forward_command(const std::vector<std::string>& raw_args) {
     const auto ckpt = is_preset_name(dir) ? ModelSource::open(dir).component(sub) : ComponentCheckpoint::open(dir);
     const Inputs inputs(args.str("inputs"), component, device);
     std::map<std::string, at::Tensor> outputs;
-    for (auto& [name, t] : run(component, ckpt, inputs, device, dtype))
+    CacheProfile cache;
+    try {
+      cache = parse_cache_profile(args.str("cache"));
+    } catch (const CacheConfigError& e) {
+      throw UsageError(std::string("glmh forward: --cache: ") + e.what());
+    }
+    for (auto& [name, t] : run(component, ckpt, inputs, device, dtype, cache))
       outputs[name] = t.is_floating_point() ? t.to(at::kFloat).cpu() : t.cpu();  // ids stay integers
     write_safetensors(args.str("out"), outputs, {{"component", component}, {"dtype", dtype_name}});
     return kExitOk;
