@@ -161,5 +161,19 @@ TEST_F(GenerateCommand, BadParametersAreUsageErrors) {
                         {"unknown preset 'huge'"});
 }
 
+TEST_F(GenerateCommand, ACacheProfileCachesTheMiddleBlocksAndRecordsItsDecisions) {
+  // Threshold >= 1 caches every step after the warmup (cache-dit's rule), so the image changes.
+  const std::string plain = dir_.path() + "/plain", cached = dir_.path() + "/cached";
+  ASSERT_EQ(generate("tiny", plain).exit_code, 0);
+  const auto r = generate("tiny", cached, {"--cache", "cache-dit@1.5.3:DBCache_F1B0_W2I1M0MC0_R1.0"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("2 of 6 DiT calls served from the cache"), std::string::npos) << r.output;
+  const at::Tensor hits = SafetensorsFile::open(cached + "/cache_hits.safetensors")->tensor("cache_hits");
+  EXPECT_TRUE(at::equal(hits, at::tensor({0, 0, 1, 0, 0, 1}, at::kLong).view({2, 3}))) << hits;
+  EXPECT_FALSE(at::equal(SafetensorsFile::open(cached + "/latents.safetensors")->tensor("latents"),
+                         SafetensorsFile::open(plain + "/latents.safetensors")->tensor("latents")));
+  expect_one_line_error(generate("tiny", dir_.path() + "/o", {"--cache", "DBCache_F1B0"}), {"--cache", "DBCache_F1B0"});
+}
+
 }  // namespace
 }  // namespace glmh

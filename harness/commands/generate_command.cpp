@@ -8,6 +8,7 @@
 
 #include "harness/cli/exit_codes.h"
 #include "harness/cli/glm_image_cli.h"
+#include "pipeline/cache/cache_dit_releases.h"
 #include "pipeline/checkpoint/safetensors.h"
 #include "harness/launch/multi_rank_command.h"
 #include "pipeline/executor/parallel_executor.h"
@@ -24,6 +25,8 @@ std::vector<OptionSpec> generate_option_specs() {
   auto specs = runtime_option_specs();
   const auto model = glm_image_option_specs();
   specs.insert(specs.end(), model.begin(), model.end());
+  specs.push_back({"cache", "PROFILE",
+                   "DiT block caching: none, cache-dit@VERSION or [cache-dit@VERSION:]CONFIG (docs/caching.md)", "none"});
   specs.push_back({"out", "DIR", "where image.png, latents.safetensors and prior_tokens.safetensors go", ""});
   specs.push_back({"help", "", "show this help", ""});
   return specs;
@@ -40,7 +43,9 @@ int generate_rank_main(RankContext& ctx, const CliArgs& args) {
   // stage runs; what fails later is the run's.
   std::shared_ptr<GlmImageModels> models;
   Request request;
+  GlmImageRunOptions options;
   try {
+    options.cache = parse_cache_profile(args.str("cache"));
     models = open_models(args, ctx.device(), "generate");
     const GlmImageParams params = params_from(args, *models);
     request = make_glm_image_request(params);
@@ -52,10 +57,12 @@ int generate_rank_main(RankContext& ctx, const CliArgs& args) {
     models->preload(which);  // loading stays out of the stage times
   } catch (const CheckpointError& e) {
     throw UsageError(e.what());
+  } catch (const CacheConfigError& e) {
+    throw UsageError(std::string("glmh generate: --cache: ") + e.what());
   } catch (const std::invalid_argument& e) {
     throw UsageError(std::string("glmh generate: ") + e.what());
   }
-  GlmImageStageSet pipeline = make_glm_image_stages(models);
+  GlmImageStageSet pipeline = make_glm_image_stages(models, options);
   ParallelExecutor executor(ctx);
   executor.execute(pipeline.stages, request);
   for (const auto& record : executor.records())
@@ -64,6 +71,15 @@ int generate_rank_main(RankContext& ctx, const CliArgs& args) {
   const std::string out = args.str("out");
   write_run_outputs(out, request, "glmh generate");
   ctx.log().info("wrote ", out, "/image.png, latents.safetensors, prior_tokens.safetensors");
+  if (options.cache.enabled) {
+    write_safetensors(out + "/cache_hits.safetensors",
+                      {{"cache_hits", request.tensor(field::kCacheHits)}, {"cache_diffs", request.tensor(field::kCacheDiffs)}},
+                      {{"producer", "glmh generate"}, {"cache", options.cache.describe()}});
+    const at::Tensor hits = request.tensor(field::kCacheHits);
+    ctx.log().info("cache ", options.cache.describe(), ": ", (hits > 0).sum().item<int64_t>(), " of ",
+                   (hits >= 0).sum().item<int64_t>(), " DiT calls served from the cache; decisions in ", out,
+                   "/cache_hits.safetensors");
+  }
   return kExitOk;
 }
 
