@@ -57,6 +57,9 @@ bool produce(const Scenario& request, const std::vector<std::string>& users, con
     return false;
   }
   ::unlink((dir + "/run.log").c_str());  // kept only when the run failed
+  // A golden is the run's outputs and its provenance; the run's own report is not part of it.
+  for (const char* report : {"summary.md", "report.html", "junit.xml", "outcomes.json", "results.csv"})
+    ::unlink((dir + "/" + report).c_str());
   nlohmann::json p;
   std::ifstream run_json(dir + "/run.json");
   if (run_json) p["run"] = nlohmann::json::parse(run_json);
