@@ -1,11 +1,10 @@
 #include "harness/commands/bench_command.h"
 
-#include <nlohmann/json.hpp>
-
 #include <fstream>
 #include <iostream>
 #include <map>
 
+#include "harness/caching/cache_figures.h"
 #include "harness/cli/cli_args.h"
 #include "harness/cli/exit_codes.h"
 #include "harness/launch/local_launcher.h"
@@ -14,6 +13,8 @@
 #include "harness/reports/report_writers.h"
 #include "harness/scenarios/scenario_runner.h"
 #include "harness/scenarios/scenario_file.h"
+#include "harness/timing/bench_figures.h"
+#include "pipeline/cache/cache_dit_releases.h"
 
 namespace glmh {
 
@@ -24,6 +25,7 @@ std::vector<OptionSpec> bench_option_specs() {
       {"scenarios", "FILE", "the scenario file (scenarios/README.md)", ""},
       {"golden", "DIR", "golden store for the checked run (default: references computed first)", ""},
       {"filter", "REGEX", "only the scenarios whose name matches", ""},
+      {"cache", "PROFILE", "run every scenario with this DiT cache profile instead of its cache column", ""},
       {"warmup", "N", "untimed iterations after the checked run", "1"},
       {"repeat", "N", "at least N timed iterations", "5"},
       {"min-seconds", "S", "and at least this long per scenario", "0"},
@@ -31,57 +33,6 @@ std::vector<OptionSpec> bench_option_specs() {
       {"scenario-timeout", "SEC", "a scenario is stopped after this long", "3600"},
       {"help", "", "show this help", ""},
   };
-}
-
-// The figures of one scenario's bench.json: percentiles per stage, end to end and per denoise step,
-// the largest peak memory and collective time over ranks. The stage breakdown becomes the medians.
-void read_bench(ScenarioOutcome& o) {
-  std::ifstream in(o.run_dir + "/bench.json");
-  if (!in) return;
-  const nlohmann::json j = nlohmann::json::parse(in);
-  o.performance.emplace_back("iterations", j.value("iterations", 0));
-  o.stage_seconds.clear();
-  const auto& stats = j.at("statistics");
-  for (const auto& stage : j.at("stages")) {
-    const std::string name = stage.get<std::string>();
-    if (!stats.contains(name) || stats[name].is_null()) continue;
-    o.stage_seconds.emplace_back(name, stats[name]["median"].get<double>());
-    o.performance.emplace_back(name + ":p50", stats[name]["median"].get<double>());
-    o.performance.emplace_back(name + ":p90", stats[name]["p90"].get<double>());
-  }
-  for (const char* name : {"end_to_end", "denoise_step"}) {
-    if (!stats.contains(name) || stats[name].is_null()) continue;
-    for (const char* q : {"median", "p90", "min", "max"})
-      o.performance.emplace_back(std::string(name) + ":" + (std::string(q) == "median" ? "p50" : q), stats[name][q].get<double>());
-  }
-  double peak = 0, collectives = 0;
-  for (const auto& v : j.at("peak_memory_bytes")) peak = std::max(peak, v.get<double>());
-  for (const auto& v : j.at("collective_host_seconds")) collectives = std::max(collectives, v.get<double>());
-  o.performance.emplace_back("peak_memory_gib", peak / double(1ull << 30));
-  o.performance.emplace_back("collective_seconds", collectives);
-}
-
-// Speedup and efficiency over the single-rank scenario of the same request in this run, and the
-// Amdahl bound: only the denoising shrinks with more ranks.
-void add_speedups(std::vector<ScenarioOutcome>& outcomes) {
-  std::map<std::string, const ScenarioOutcome*> single;
-  for (const auto& o : outcomes)
-    if (o.scenario.world_size == 1 && o.has_figure("end_to_end:p50")) single.emplace(o.scenario.reference_key(), &o);
-  for (auto& o : outcomes) {
-    const auto it = single.find(o.scenario.reference_key());
-    if (it == single.end() || !o.has_figure("end_to_end:p50")) continue;
-    const ScenarioOutcome& base = *it->second;
-    const double n = o.scenario.world_size;
-    const double base_denoise = base.figure("glm_image.denoising:p50"), base_total = base.figure("end_to_end:p50");
-    const double speedup_denoise = base_denoise / o.figure("glm_image.denoising:p50");
-    const double speedup_total = base_total / o.figure("end_to_end:p50");
-    const double parallel = base_denoise / base_total;
-    o.performance.emplace_back("speedup:glm_image.denoising", speedup_denoise);
-    o.performance.emplace_back("efficiency:glm_image.denoising", speedup_denoise / n);
-    o.performance.emplace_back("speedup:end_to_end", speedup_total);
-    o.performance.emplace_back("efficiency:end_to_end", speedup_total / n);
-    o.performance.emplace_back("amdahl:end_to_end", 1.0 / ((1.0 - parallel) + parallel / n));
-  }
 }
 
 }  // namespace
@@ -102,13 +53,25 @@ int bench_command(const std::vector<std::string>& raw_args) {
           "max per stage, end to end and per denoise step (max over ranks), peak memory and time in\n"
           "collectives per rank, and each layout's speedup and efficiency over the single-rank run\n"
           "of the same request in this invocation (added when the file has none), next to the\n"
-          "Amdahl bound. Writes results.csv, summary.md, report.html and junit.xml.",
+          "Amdahl bound. Cached scenarios add their hit rate, the ideal denoising speedup of their\n"
+          "schedule and, with the same layout uncached in the run, the measured one. Writes\n"
+          "results.csv, summary.md, report.html and junit.xml.",
           specs);
       return kExitOk;
     }
     if (!args.given("scenarios")) throw UsageError("glmh bench: --scenarios is required");
-    for (const auto& s : filter_scenarios(read_scenario_file(args.str("scenarios")), args.str("filter")))
-      if (s.expect == "pass") selected.push_back(s);  // a fault is validated, never timed
+    for (auto s : filter_scenarios(read_scenario_file(args.str("scenarios")), args.str("filter"))) {
+      if (s.expect != "pass") continue;  // a fault is validated, never timed
+      if (args.given("cache")) {
+        s.cache = args.str("cache");
+        try {
+          parse_cache_profile(s.cache).for_steps(s.steps);
+        } catch (const CacheConfigError& e) {
+          throw UsageError("glmh bench: --cache: " + std::string(e.what()));
+        }
+      }
+      selected.push_back(s);
+    }
     if (selected.empty()) throw UsageError("glmh bench: no scenario with expect=pass is selected");
     if (args.integer("repeat", 0) < 1 && args.real("min-seconds") <= 0)
       throw UsageError("glmh bench: --repeat must be >= 1 (or --min-seconds > 0)");
@@ -143,7 +106,7 @@ int bench_command(const std::vector<std::string>& raw_args) {
   std::vector<ScenarioOutcome> outcomes = run_scenarios(all, options);
   for (auto& o : outcomes) {
     try {
-      read_bench(o);
+      read_bench_figures(o);
     } catch (const std::exception& e) {
       o.passed = false;
       o.reason = "bench.json unreadable: " + std::string(e.what());
@@ -154,6 +117,12 @@ int bench_command(const std::vector<std::string>& raw_args) {
     }
   }
   add_speedups(outcomes);
+  try {
+    add_cache_figures(outcomes);
+  } catch (const std::exception& e) {
+    log.error("glmh bench: ", e.what());
+    return kExitInfrastructure;
+  }
   const ReportContext context =
       scenario_report_context("glmh bench " + args.str("scenarios"), run_id, args.str("scenarios"), outcomes);
   write_reports(out, context, outcomes);

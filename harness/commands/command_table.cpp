@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "harness/commands/bench_command.h"
+#include "harness/commands/cache_diff_command.h"
 #include "harness/commands/checkpoint_command.h"
 #include "harness/commands/collectives_command.h"
 #include "harness/commands/compare_command.h"
@@ -24,6 +25,8 @@ const std::vector<CommandEntry>& command_table() {
       {"generate", "one GLM-Image request end to end: image.png, latents, prior tokens", generate_command},
       {"validate", "every scenario of a scenario file with all checks; reports", validate_command},
       {"bench", "timed iterations of every scenario: percentiles, speedups, Amdahl bound", bench_command},
+      {"cache-diff", "cache-dit upgrade validation: two cache profiles over a scenario file, or a cache-dit run vs glmh's",
+       cache_diff_command},
       {"report", "render a validate or bench run directory's reports again", report_command},
       {"golden", "generate | verify | update the single-rank goldens of a scenario file", golden_command},
       {"compare", "two latents, prior-token or image files: max abs, NMSE, cosine, PSNR, SSIM", compare_command},

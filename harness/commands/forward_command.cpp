@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include <iostream>
+#include <limits>
 
 #include "harness/cli/cli_args.h"
 #include "harness/cli/exit_codes.h"
@@ -132,7 +133,7 @@ std::map<std::string, at::Tensor> denoise(const ComponentCheckpoint& ckpt, const
   std::unique_ptr<DbCache> cache;
   if (profile.enabled) {
     try {
-      cache = std::make_unique<DbCache>(profile);
+      cache = std::make_unique<DbCache>(profile.for_steps(int(steps)));
       cache->count_condition_writes(image_to_image ? 1 : 0);
     } catch (const CacheConfigError& e) {
       throw UsageError(std::string("glmh forward: --cache: ") + e.what());
@@ -151,11 +152,15 @@ std::map<std::string, at::Tensor> denoise(const ComponentCheckpoint& ckpt, const
     x = x + (sigmas[k + 1] - sigmas[k]).item<double>() * (u + guidance * (c - u));
   }
   at::Tensor hits = at::zeros({2, steps}, at::kLong);
+  at::Tensor diffs = at::full({2, steps}, std::numeric_limits<double>::quiet_NaN(), at::kDouble);
   if (cache)
     for (CfgBranch b : {CfgBranch::Cond, CfgBranch::Uncond})
       for (const CacheDecision& d : cache->decisions(b))
-        if (d.hit && d.step >= 0 && d.step < steps) hits[int(b)][d.step] = 1;
-  return {{"latents", x}, {"cache_hits", hits}};
+        if (d.step >= 0 && d.step < steps) {
+          hits[int(b)][d.step] = d.hit ? 1 : 0;
+          if (d.diff >= 0) diffs[int(b)][d.step] = d.diff;
+        }
+  return {{"latents", x}, {"cache_hits", hits}, {"cache_diffs", diffs}};
 }
 
 std::map<std::string, at::Tensor> run(const std::string& component, const ComponentCheckpoint& ckpt,
@@ -242,7 +247,8 @@ int forward_command(const std::vector<std::string>& raw_args) {
                                       "vision -> image_features and vq_ids (int64),\n"
                                       "glyph -> last_hidden_state, dit -> sample,\n"
                                       "denoise -> latents (the loop's result) and cache_hits (int64 [2, N]:\n"
-                                      "conditional, unconditional; 1 = middle blocks from the cache),\n"
+                                      "conditional, unconditional; 1 = middle blocks from the cache) and\n"
+                                      "cache_diffs (float64 [2, N]: the threshold test's value, NaN where none ran),\n"
                                       "vae-decode -> sample, vae-encode -> latent_mean.",
                                       specs);
       return kExitOk;
@@ -269,7 +275,9 @@ int forward_command(const std::vector<std::string>& raw_args) {
     }
     for (auto& [name, t] : run(component, ckpt, inputs, device, dtype, cache))
       outputs[name] = t.is_floating_point() ? t.to(at::kFloat).cpu() : t.cpu();  // ids stay integers
-    write_safetensors(args.str("out"), outputs, {{"component", component}, {"dtype", dtype_name}});
+    std::map<std::string, std::string> metadata = {{"component", component}, {"dtype", dtype_name}};
+    if (cache.enabled) metadata["cache"] = cache.describe();  // how glmh cache-diff --ours reads the decisions
+    write_safetensors(args.str("out"), outputs, metadata);
     return kExitOk;
   } catch (const UsageError& e) {
     log.error(e.what());

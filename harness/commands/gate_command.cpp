@@ -27,11 +27,21 @@ double parse_number(const std::string& text, const std::string& where, const std
   throw GateInputError(where + ": " + what + ": expected a number, got '" + text + "'");
 }
 
+// Seconds of some kind (stages, end to end, steps, collectives): noise on a shared CPU.
+bool is_wall_time(const std::string& metric) {
+  for (const char* not_time : {"cache_", "psnr", "ssim", "speedup", "efficiency", "amdahl", "peak_memory", "iterations"})
+    if (metric.rfind(not_time, 0) == 0) return false;
+  return true;
+}
+
 }  // namespace
 
 GateDirection default_direction(const std::string& metric) {
-  return metric.rfind("speedup", 0) == 0 || metric.rfind("efficiency", 0) == 0 ? GateDirection::HigherIsBetter
-                                                                               : GateDirection::LowerIsBetter;
+  // Speedups, efficiencies, image similarity and cache hit rates should not fall; times and counts
+  // (changed cache decisions) should not grow.
+  for (const char* higher : {"speedup", "efficiency", "psnr", "ssim", "cache_hit_rate", "cache_ideal_speedup"})
+    if (metric.rfind(higher, 0) == 0) return GateDirection::HigherIsBetter;
+  return GateDirection::LowerIsBetter;
 }
 
 std::pair<double, double> default_tolerance(const std::string& metric) {
@@ -112,7 +122,7 @@ std::vector<GateVerdict> apply_gate(const GateInputs& results, const std::vector
     if (it == results.metrics.end()) {
       v.passed = false;
       v.detail = "missing from the results";
-    } else if (on_cpu && b.direction == GateDirection::LowerIsBetter) {
+    } else if (on_cpu && is_wall_time(b.metric)) {
       v.value = it->second;
       v.detail = "not gated: absolute times on the CPU are noise (gate its speedups)";
     } else {

@@ -26,7 +26,8 @@ struct BaselineRow {
   int line = 0;
 };
 
-// speedup* and efficiency* are higher-is-better, everything else (seconds) lower-is-better.
+// speedup*, efficiency*, psnr*, ssim* and the cache hit rate / ideal speedup are higher-is-better,
+// everything else (seconds, changed cache decisions) lower-is-better.
 GateDirection default_direction(const std::string& metric);
 // (rel, abs) when a baseline row leaves them empty: end to end 10 % / 0.5 s, a denoise step
 // 10 % / 2 ms, other stages 25 % / 50 ms, ratios 10 %.

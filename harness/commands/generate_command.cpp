@@ -6,6 +6,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "harness/caching/cache_schedule.h"
 #include "harness/cli/exit_codes.h"
 #include "harness/cli/glm_image_cli.h"
 #include "pipeline/cache/cache_dit_releases.h"
@@ -48,6 +49,7 @@ int generate_rank_main(RankContext& ctx, const CliArgs& args) {
     options.cache = parse_cache_profile(args.str("cache"));
     models = open_models(args, ctx.device(), "generate");
     const GlmImageParams params = params_from(args, *models);
+    options.cache.for_steps(int(params.steps));  // a mask preset for this step count: refused before anything runs
     request = make_glm_image_request(params);
 
     ctx.log().info("generate: ", models->source().description(), ", ", params.height, "x", params.width, ", ",
@@ -72,9 +74,11 @@ int generate_rank_main(RankContext& ctx, const CliArgs& args) {
   write_run_outputs(out, request, "glmh generate");
   ctx.log().info("wrote ", out, "/image.png, latents.safetensors, prior_tokens.safetensors");
   if (options.cache.enabled) {
-    write_safetensors(out + "/cache_hits.safetensors",
-                      {{"cache_hits", request.tensor(field::kCacheHits)}, {"cache_diffs", request.tensor(field::kCacheDiffs)}},
-                      {{"producer", "glmh generate"}, {"cache", options.cache.describe()}});
+    write_cache_schedule(out + "/cache_hits.safetensors",
+                         {{request.tensor(field::kCacheHits), request.tensor(field::kCacheDiffs)},
+                          options.cache.describe(),
+                          models->dit().config().num_layers},
+                         "glmh generate");
     const at::Tensor hits = request.tensor(field::kCacheHits);
     ctx.log().info("cache ", options.cache.describe(), ": ", (hits > 0).sum().item<int64_t>(), " of ",
                    (hits >= 0).sum().item<int64_t>(), " DiT calls served from the cache; decisions in ", out,

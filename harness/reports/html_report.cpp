@@ -221,7 +221,9 @@ std::string image_card(const ScenarioOutcome& o, const ScenarioImages& images) {
 std::string figure_tables_html(const std::vector<FigureTable>& tables) {
   std::ostringstream h;
   for (const auto& table : tables) {
-    h << "<h3>" << escape_markup(table.title) << "</h3>\n<table class=\"figures\"><tr>";
+    h << "<h3>" << escape_markup(table.title) << "</h3>\n";
+    if (!table.note.empty()) h << "<p class=\"note\">" << escape_markup(table.note) << "</p>\n";
+    h << "<table class=\"figures\"><tr>";
     for (const auto& heading : table.headings) h << "<th>" << escape_markup(heading) << "</th>";
     h << "</tr>\n";
     for (const auto& row : table.rows) {
@@ -275,8 +277,7 @@ std::string report_html(const ReportContext& context, const std::vector<Scenario
   if (!speedups.empty()) h << "<h2>Speedups</h2>\n" << speedups;
   const auto tables = performance_tables(outcomes);
   if (!tables.empty())
-    h << "<h2>Performance</h2>\n<p class=\"note\">" << escape_markup(kPerformanceNote) << "</p>\n"
-      << figure_tables_html(tables);
+    h << "<h2>Performance</h2>\n" << figure_tables_html(tables);
   h << "<h2>Scenarios</h2>\n<table><tr><th>scenario</th><th>layout</th><th>AR</th><th>fault</th>"
        "<th>expect</th><th>verdict</th><th>why</th><th>seconds</th></tr>\n";
   for (const auto& o : outcomes) {

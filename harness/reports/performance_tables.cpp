@@ -6,12 +6,19 @@
 
 namespace glmh {
 
-const char kPerformanceNote[] =
+namespace {
+
+const char kTimingNote[] =
     "Timed iterations after the checked run (warm-ups excluded), device-synchronised, max over ranks. Speedup = "
     "single-rank median / this median; efficiency = speedup / world size; the Amdahl bound on the end-to-end speedup "
     "counts only the denoising as parallel (the AR stage, the glyph encoder and the VAE run whole).";
 
-namespace {
+const char kCachingNote[] =
+    "Hit rate = DiT calls of the loop served from the cache / calls. Ideal speedup = the denoising speedup over "
+    "uncached if the transformer blocks were all of a call's time (a cached call runs Fn + Bn of them; under "
+    "CFG-parallel a step costs its slower branch). Speedup over uncached = the same layout's uncached denoising time / "
+    "this one (timed medians when timed, else one run each). glmh cache-diff adds PSNR / SSIM of the image against the "
+    "uncached run, the single-rank run with the same profile and profile A's run, and the decisions that changed.";
 
 // The figures `base:suffix` for each suffix, scaled and joined by " / "; "–" for a missing one.
 std::string cell(const ScenarioOutcome& o, const std::string& base, const std::vector<std::string>& suffixes, int digits,
@@ -43,22 +50,36 @@ std::vector<std::string> timed_stages(const std::vector<ScenarioOutcome>& outcom
   return stages;
 }
 
+std::vector<FigureTable> timing_tables(const std::vector<ScenarioOutcome>& outcomes,
+                                       const std::vector<const ScenarioOutcome*>& timed);
+FigureTable caching_table(const std::vector<ScenarioOutcome>& outcomes);
+
 }  // namespace
 
 std::vector<FigureTable> performance_tables(const std::vector<ScenarioOutcome>& outcomes) {
+  std::vector<FigureTable> tables;
   std::vector<const ScenarioOutcome*> timed;
   for (const auto& o : outcomes)
-    if (!o.performance.empty()) timed.push_back(&o);
-  if (timed.empty()) return {};
+    if (o.has_figure("iterations")) timed.push_back(&o);
+  if (!timed.empty()) tables = timing_tables(outcomes, timed);
+  if (auto caching = caching_table(outcomes); !caching.rows.empty()) tables.push_back(std::move(caching));
+  return tables;
+}
+
+namespace {
+
+std::vector<FigureTable> timing_tables(const std::vector<ScenarioOutcome>& outcomes,
+                                       const std::vector<const ScenarioOutcome*>& timed) {
   const std::vector<std::string> stages = timed_stages(outcomes);
   const std::vector<std::string> p50_p90 = {"p50", "p90"}, spread = {"p50", "p90", "min", "max"};
 
-  FigureTable per_stage{"Stage latency", {"scenario", "world", "iterations"}, {}};
+  FigureTable per_stage{"Stage latency", kTimingNote, {"scenario", "world", "iterations"}, {}};
   for (const auto& stage : stages) per_stage.headings.push_back(stage + " p50 / p90 (s)");
-  FigureTable step_and_total{"Denoise step and end to end", {"scenario", "world"}, {}};
+  FigureTable step_and_total{"Denoise step and end to end", "", {"scenario", "world"}, {}};
   for (const auto& q : spread) step_and_total.headings.push_back("denoise step " + q + " (ms)");
   for (const auto& q : spread) step_and_total.headings.push_back("end to end " + q + " (s)");
   FigureTable scaling{"Scaling over the single-rank run",
+                      "",
                       {"scenario", "world", "speedup denoising", "efficiency denoising", "speedup end to end",
                        "efficiency end to end", "Amdahl bound", "peak memory (GiB, max rank)", "collectives (s, max rank)"},
                       {}};
@@ -78,5 +99,45 @@ std::vector<FigureTable> performance_tables(const std::vector<ScenarioOutcome>& 
   }
   return {per_stage, step_and_total, scaling};
 }
+
+// Cached runs: hit rate, the ideal and the measured denoising speedup over uncached and, from glmh
+// cache-diff, image similarity and changed decisions. Columns no row has are left out.
+FigureTable caching_table(const std::vector<ScenarioOutcome>& outcomes) {
+  struct Column {
+    const char* heading;
+    std::vector<std::string> figures;
+    int digits;
+  };
+  const std::vector<Column> columns = {
+      {"hit rate", {"cache_hit_rate"}, 3},
+      {"ideal speedup denoising", {"cache_ideal_speedup"}, 2},
+      {"speedup over uncached", {"speedup:over_uncached"}, 2},
+      {"PSNR (dB) / SSIM vs uncached", {"psnr:vs_uncached", "ssim:vs_uncached"}, 3},
+      {"PSNR (dB) / SSIM vs single-rank cached", {"psnr:vs_single_rank", "ssim:vs_single_rank"}, 3},
+      {"PSNR (dB) / SSIM vs profile A", {"psnr:vs_a", "ssim:vs_a"}, 3},
+      {"changed decisions vs A", {"cache_changed_calls"}, 0},
+  };
+  FigureTable table{"Caching", kCachingNote, {"scenario", "profile"}, {}};
+  std::vector<const Column*> shown;
+  for (const auto& c : columns)
+    if (std::any_of(outcomes.begin(), outcomes.end(), [&c](const ScenarioOutcome& o) { return o.has_figure(c.figures[0]); })) {
+      shown.push_back(&c);
+      table.headings.push_back(c.heading);
+    }
+  for (const auto& o : outcomes) {
+    if (!o.has_figure("cache_hit_rate")) continue;
+    std::vector<std::string> row = {o.scenario.name, o.scenario.cache};
+    for (const Column* c : shown) {
+      std::string text;
+      for (size_t i = 0; i < c->figures.size(); ++i)
+        text += (i ? " / " : "") + cell(o, c->figures[i], {""}, i == 0 && c->figures.size() > 1 ? 2 : c->digits);
+      row.push_back(text);
+    }
+    table.rows.push_back(std::move(row));
+  }
+  return table;
+}
+
+}  // namespace
 
 }  // namespace glmh

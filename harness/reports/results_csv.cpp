@@ -8,11 +8,20 @@ namespace glmh {
 
 namespace {
 
-const char* performance_kind(const std::string& name) {
-  return name.rfind("speedup:", 0) == 0      ? "speedup"
-         : name.rfind("efficiency:", 0) == 0 ? "efficiency"
-         : name.rfind("amdahl:", 0) == 0     ? "bound"
-                                             : "timing";
+// A figure's kind and what its value is, by its name.
+struct FigureKind {
+  const char* kind;
+  const char* detail;
+};
+
+FigureKind figure_kind(const std::string& name) {
+  auto starts = [&name](const char* prefix) { return name.rfind(prefix, 0) == 0; };
+  if (starts("speedup:")) return {"speedup", "ratio of two runs' times in this invocation"};
+  if (starts("efficiency:")) return {"efficiency", "speedup / world size"};
+  if (starts("amdahl:")) return {"bound", "Amdahl bound on the end-to-end speedup"};
+  if (starts("cache_")) return {"cache", "from the run's DiT cache decisions"};
+  if (starts("psnr:") || starts("ssim:")) return {"image", "the run's image against the named run's"};
+  return {"timing", "timed iterations, max over ranks"};
 }
 
 constexpr const char* kStageDetail = "seconds, one run, max over ranks";
@@ -53,9 +62,10 @@ std::string results_csv_text(const std::vector<ScenarioOutcome>& outcomes) {
       csv << s << ",stage," << stage << ",na," << seconds << ",," << csv_cell(kStageDetail) << "\n";
     csv << s << ",timing," << kRunTotal << ",na," << o.seconds << ",,"
         << csv_cell("seconds, whole run incl. launch and loading") << "\n";
-    for (const auto& [name, value] : o.performance)
-      csv << s << "," << performance_kind(name) << "," << name << ",na," << value << ",,"
-          << csv_cell("timed iterations, max over ranks") << "\n";
+    for (const auto& [name, value] : o.performance) {
+      const FigureKind k = figure_kind(name);
+      csv << s << "," << k.kind << "," << name << ",na," << value << ",," << csv_cell(k.detail) << "\n";
+    }
   }
   return csv.str();
 }
@@ -89,7 +99,8 @@ std::vector<ScenarioOutcome> read_results_csv(const std::string& path) {
         o.stage_seconds.emplace_back(name, number_at(value, where, "value"));
       } else if (kind == "timing" && name == kRunTotal) {
         o.seconds = number_at(value, where, "value");
-      } else if (kind == "timing" || kind == "speedup" || kind == "efficiency" || kind == "bound") {
+      } else if (kind == "timing" || kind == "speedup" || kind == "efficiency" || kind == "bound" || kind == "cache" ||
+                 kind == "image") {
         o.performance.emplace_back(name, number_at(value, where, "value"));
       } else {
         throw std::runtime_error(where + ": unknown kind '" + kind + "'");

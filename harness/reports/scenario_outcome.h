@@ -22,8 +22,9 @@ struct ScenarioOutcome {
   std::string reference_dir;  // the single-rank run it was compared with ("" when none)
   std::vector<CheckResult> checks;
   std::vector<std::pair<std::string, double>> stage_seconds;  // stage -> seconds, max over ranks
-  // glmh bench only: timed figures in order, e.g. "glm_image.denoising:p50" (s),
-  // "speedup:end_to_end", "efficiency:glm_image.denoising", "amdahl:end_to_end", "peak_memory_gib".
+  // Figures in order (glmh bench, glmh cache-diff), e.g. "glm_image.denoising:p50" (s),
+  // "speedup:end_to_end", "efficiency:glm_image.denoising", "amdahl:end_to_end", "peak_memory_gib",
+  // "cache_hit_rate", "speedup:over_uncached", "psnr:vs_uncached".
   std::vector<std::pair<std::string, double>> performance;
   double figure(const std::string& name, double fallback = 0) const {
     for (const auto& [n, v] : performance)

@@ -66,9 +66,11 @@ std::string summary_markdown(const ReportContext& context, const std::vector<Sce
   // Timed iterations (glmh bench): percentiles, speedups over the single-rank run, Amdahl bound.
   const auto tables = performance_tables(outcomes);
   if (!tables.empty()) {
-    md << "\n## Performance\n\n" << kPerformanceNote << "\n";
+    md << "\n## Performance\n";
     for (const auto& table : tables) {
-      md << "\n### " << table.title << "\n\n|";
+      md << "\n### " << table.title << "\n\n";
+      if (!table.note.empty()) md << table.note << "\n\n";
+      md << "|";
       for (const auto& heading : table.headings) md << " " << md_cell(heading) << " |";
       md << "\n|";
       for (size_t i = 0; i < table.headings.size(); ++i) md << "---|";

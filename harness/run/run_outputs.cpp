@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "harness/caching/cache_schedule.h"
 #include "harness/cli/exit_codes.h"
 #include "harness/cli/glm_image_cli.h"
 #include "harness/io/report_files.h"
@@ -90,9 +91,8 @@ void write_run_directory(const std::string& dir, RankContext& ctx, const CliArgs
   write_run_json(dir, ctx, args, settings, models, record);
   if (record.bench) write_bench_json(dir, settings, *record.bench, ctx);
   if (record.cache)
-    write_safetensors(dir + "/cache_hits.safetensors",
-                      {{"cache_hits", record.cache->hits}, {"cache_diffs", record.cache->diffs}},
-                      {{"producer", "glmh run"}, {"cache", settings.cache.describe()}});
+    write_cache_schedule(dir + "/cache_hits.safetensors", {*record.cache, settings.cache.describe(), record.dit_layers},
+                         "glmh run");
 
   ScenarioOutcome outcome;
   outcome.scenario = scenario_of_run(args, settings, ctx.layout());

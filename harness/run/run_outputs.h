@@ -30,6 +30,7 @@ struct RunRecord {
   double seconds = 0;   // rank 0's wall time from start-up to the checks' end
   std::optional<BenchSamples> bench;
   std::optional<CacheDecisions> cache;  // both branches' decisions, for cache_hits.safetensors
+  int64_t dit_layers = 0;               // the DiT's blocks (the cache's ideal speedup)
   bool failed() const { return any_failed(checks); }
 };
 

@@ -118,6 +118,7 @@ int run_rank_main(RankContext& ctx, const CliArgs& args, const RunSettings& sett
     record.checks.push_back(cache_consistency_check(mine, setup.reference_cache,
                                                     settings.cache.config.residual_diff_threshold, ctx, merged));
     record.cache = merged;
+    record.dit_layers = setup.models->dit().config().num_layers;
   }
   record.stage_seconds = stage_seconds_max_over_ranks(ctx, executor.records());
   record.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

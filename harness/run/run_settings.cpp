@@ -51,6 +51,7 @@ RunSettings run_settings_from(const CliArgs& args) {
   s.inject = FaultSpec::parse(args.str("inject"));
   try {
     s.cache = parse_cache_profile(args.str("cache"));
+    s.cache.for_steps(int(args.integer("steps", 1)));  // a mask preset for this step count: refused now, not mid-run
   } catch (const CacheConfigError& e) {
     throw UsageError(std::string("glmh run: --cache: ") + e.what());
   }

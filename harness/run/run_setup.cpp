@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include "harness/caching/cache_schedule.h"
 #include "harness/cli/glm_image_cli.h"
 #include "harness/io/png_image.h"
 #include "pipeline/checkpoint/component_checkpoint.h"
@@ -21,18 +22,6 @@ ParityReference read_reference(const std::string& dir) {
   return ref;
 }
 
-CacheDecisions read_cache_decisions(const std::string& dir) {
-  CacheDecisions d;
-  const std::string path = dir + "/cache_hits.safetensors";
-  if (!posix_fs::exists(path)) return d;
-  const auto file = SafetensorsFile::open(path);
-  for (const char* name : {"cache_hits", "cache_diffs"})
-    if (!file->contains(name)) throw CheckpointError(path + ": no tensor '" + name + "'");
-  d.hits = file->tensor("cache_hits").to(at::kLong).clone();
-  d.diffs = file->tensor("cache_diffs").to(at::kDouble).clone();
-  return d;
-}
-
 RunSetup prepare_run(RankContext& ctx, const CliArgs& args, const RunSettings& settings) {
   const ParallelLayout& layout = ctx.layout();
   RunSetup s;
@@ -47,7 +36,8 @@ RunSetup prepare_run(RankContext& ctx, const CliArgs& args, const RunSettings& s
       throw UsageError("glmh run: --cfg 2 needs --guidance > 1 (it runs the two CFG branches on two ranks)");
     if (args.given("reference")) {
       s.reference = read_reference(args.str("reference"));
-      if (settings.cache.enabled) s.reference_cache = read_cache_decisions(args.str("reference"));
+      if (settings.cache.enabled && posix_fs::exists(args.str("reference") + "/cache_hits.safetensors"))
+        s.reference_cache = read_cache_schedule(args.str("reference")).decisions;
     }
     const RankCoords coords = ctx.coords();
     s.models->set_dit_tensor_parallel(coords.tp_rank, layout.tp());

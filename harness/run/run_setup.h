@@ -29,7 +29,5 @@ RunSetup prepare_run(RankContext& ctx, const CliArgs& args, const RunSettings& s
 
 // The final latents and image of a glmh run directory; throws CheckpointError naming the file.
 ParityReference read_reference(const std::string& dir);
-// A cached run directory's decisions (cache_hits.safetensors); undefined when it has none.
-CacheDecisions read_cache_decisions(const std::string& dir);
 
 }  // namespace glmh

@@ -208,7 +208,7 @@ std::vector<Scenario> read_scenario_file(const std::string& path) {
       sc.ar_strategy = row.one_of("ar_strategy", v[18], "main-rank", names_of(all_ar_strategy_names()));
       sc.cache = v[19].empty() ? "none" : v[19];
       try {
-        parse_cache_profile(sc.cache);
+        parse_cache_profile(sc.cache).for_steps(int(sc.steps));
       } catch (const CacheConfigError& e) {
         row.fail("cache", e.what());
       }

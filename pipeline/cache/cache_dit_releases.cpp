@@ -70,6 +70,12 @@ std::string CacheProfile::describe() const {
   return enabled ? "cache-dit@" + release.version + ":" + config.strify(release.prints_refresh_policy) : "none";
 }
 
+CacheProfile CacheProfile::for_steps(int steps) const {
+  CacheProfile p = *this;
+  if (enabled) p.config = config.for_steps(steps);
+  return p;
+}
+
 CacheProfile parse_cache_profile(const std::string& text) {
   CacheProfile p;
   if (text.empty() || text == "none") return p;

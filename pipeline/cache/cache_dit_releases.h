@@ -40,6 +40,8 @@ struct CacheProfile {
   DbCacheConfig config;
   // The profile as the user can give it again: "none" or "cache-dit@V:CONFIG".
   std::string describe() const;
+  // The profile for a run of `steps` denoising steps (a mask preset expanded; DbCacheConfig::for_steps).
+  CacheProfile for_steps(int steps) const;
 };
 
 // Throws CacheConfigError naming what it cannot read.

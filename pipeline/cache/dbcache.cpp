@@ -8,6 +8,8 @@ namespace glmh {
 
 DbCache::DbCache(CacheProfile profile, Reduce reduce) : profile_(std::move(profile)), reduce_(std::move(reduce)) {
   const DbCacheConfig& c = profile_.config;
+  if (!c.mask_preset.empty())
+    throw CacheConfigError("cache config '" + c.strify() + "': the mask preset is expanded for the run's steps first (for_steps)");
   if (c.refresh_policy == RefreshPolicy::Repeat && c.force_refresh_step_hint)
     throw CacheConfigError("cache config '" + c.strify() + "': the 'repeat' refresh policy is not reproduced by glmh");
   if (c.fn < 1 || c.bn < 0) throw CacheConfigError("cache config '" + c.strify() + "': Fn >= 1 and Bn >= 0");

@@ -1,5 +1,7 @@
 #include "pipeline/cache/dbcache_config.h"
 
+#include "pipeline/cache/step_mask_presets.h"
+
 #include <cstdlib>
 #include <regex>
 #include <vector>
@@ -48,8 +50,15 @@ DbCacheConfig DbCacheConfig::parse(const std::string& text) {
     return true;
   };
   std::vector<std::string> p;
-  if (take(std::regex(R"(^_SCM([01]+)_(static|dynamic))"), p)) {
-    for (char d : p[1]) c.steps_mask.push_back(d - '0');
+  if (take(std::regex(R"(^_SCM([01]+|[a-z]+)_(static|dynamic))"), p)) {
+    if (p[1][0] == '0' || p[1][0] == '1') {
+      for (char d : p[1]) c.steps_mask.push_back(d - '0');
+    } else if (const auto preset = step_mask_preset_name(p[1])) {
+      c.mask_preset = *preset;
+    } else {
+      throw CacheConfigError("cache config '" + text + "': _SCM" + p[1] +
+                             ": expected mask digits or a preset (slow, medium, fast, ultra; s, m, f, u)");
+    }
     c.mask_policy = p[2] == "static" ? StepMaskPolicy::Static : StepMaskPolicy::Dynamic;
   }
   if (take(std::regex(R"(^_N(\d+))"), p)) c.num_inference_steps = integer_of(p[1]);
@@ -74,8 +83,8 @@ std::string DbCacheConfig::strify(bool refresh_policy_printed) const {
   std::string s = "DBCache_F" + std::to_string(fn) + "B" + std::to_string(bn) + "_W" + std::to_string(max_warmup_steps) +
                   "I" + std::to_string(warmup_interval) + "M" + std::to_string(std::max(0, max_cached_steps)) + "MC" +
                   std::to_string(std::max(0, max_continuous_cached_steps)) + "_R" + threshold_text;
-  if (!steps_mask.empty()) {
-    s += "_SCM";
+  if (!steps_mask.empty() || !mask_preset.empty()) {
+    s += "_SCM" + mask_preset;
     for (int v : steps_mask) s += char('0' + v);
     s += mask_policy == StepMaskPolicy::Static ? "_static" : "_dynamic";
   }
@@ -86,6 +95,19 @@ std::string DbCacheConfig::strify(bool refresh_policy_printed) const {
   }
   if (separate_cfg) s += *separate_cfg ? "_CFG1" : "_CFG0";
   return s;
+}
+
+DbCacheConfig DbCacheConfig::for_steps(int steps) const {
+  DbCacheConfig c = *this;
+  if (!mask_preset.empty()) {
+    try {
+      c.steps_mask = step_mask_preset(mask_preset, steps);
+    } catch (const CacheConfigError& e) {
+      throw CacheConfigError("cache config '" + strify() + "': " + e.what());
+    }
+    c.mask_preset.clear();
+  }
+  return c;
 }
 
 }  // namespace glmh

@@ -3,9 +3,11 @@
 // cache_dit.strify adds), which is also how a user names a configuration to glmh:
 //
 //   DBCache_F{Fn}B{Bn}_W{warmup}I{interval}M{max cached}MC{max continuous}_R{threshold}
-//     [_SCM{mask digits}_{static|dynamic}] [_N{steps}] [_FR{hint}[_{once|repeat}]] [_CFG{0|1}]
+//     [_SCM{mask digits|preset}_{static|dynamic}] [_N{steps}] [_FR{hint}[_{once|repeat}]] [_CFG{0|1}]
 //     [_T{0|1}O{order}] [_S{n}]
 //
+// A preset (slow, medium, fast, ultra or s, m, f, u: cache-dit's named masks, which its own printed
+// form shows expanded) stands for its mask at the run's step count: for_steps() expands it.
 // M0 and MC0 are read as "no limit" (cache-dit prints -1, its default, as 0; a limit of 0 would
 // never cache and is not printable). _S{n} (a statistic) is accepted and ignored.
 #pragma once
@@ -34,6 +36,7 @@ struct DbCacheConfig {
   double residual_diff_threshold = 0.08;
   std::string threshold_text = "0.08";  // as cache-dit prints it (Python's shortest repr)
   std::vector<int> steps_mask;       // 1 = compute; empty: none
+  std::string mask_preset;           // a named mask not yet expanded (for_steps); empty: none
   StepMaskPolicy mask_policy = StepMaskPolicy::Dynamic;
   std::optional<int> num_inference_steps;
   std::optional<int> force_refresh_step_hint;
@@ -45,6 +48,9 @@ struct DbCacheConfig {
   static DbCacheConfig parse(const std::string& text);
   // cache-dit's printed form; `refresh_policy_printed`: releases >= 1.3.0 print _FR{hint}_{policy}.
   std::string strify(bool refresh_policy_printed = true) const;
+  // This configuration for a run of `steps` denoising steps: a preset becomes its mask. Throws
+  // CacheConfigError for a step count the preset does not support.
+  DbCacheConfig for_steps(int steps) const;
 };
 
 }  // namespace glmh

@@ -268,7 +268,7 @@ class GlmImageDenoisingStage final : public Stage {
       DbCache::Reduce reduce;
       if (o_.fault != GlmImageFault::CacheLocalDecision && (sp_group.size() > 1 || tp_group.size() > 1))
         reduce = [&sp_group, &tp_group](at::Tensor& sums) { reduce_cache_sums(sums, sp_group, tp_group); };
-      cache = std::make_unique<DbCache>(o_.cache, std::move(reduce));
+      cache = std::make_unique<DbCache>(o_.cache.for_steps(int(p.steps)), std::move(reduce));
       const int64_t real_rows = std::max<int64_t>(0, std::min(plan.band_rows, plan.grid_h - plan.first_row()));
       cache->set_valid_image_tokens(real_rows * plan.grid_w);
       cache->count_condition_writes(state_->reference_kv_cache ? 1 : 0);
