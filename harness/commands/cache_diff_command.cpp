@@ -1,5 +1,6 @@
 #include "harness/commands/cache_diff_command.h"
 
+#include <algorithm>
 #include <iomanip>
 #include <iostream>
 #include <map>
@@ -99,8 +100,17 @@ void print_rows(const std::vector<ScenarioOutcome>& outcomes) {
                       : "-")
               << std::setw(18) << (o.has_figure("psnr:vs_a") ? figure("psnr:vs_a", 1) + " / " + figure("ssim:vs_a", 3) : "-")
               << (o.passed ? "pass" : "FAIL: " + o.reason) << "\n";
-    for (const auto& c : o.checks)
-      if (c.name == "cache_schedule_change") std::cout << "      " << c.detail << "\n";
+    // The schedule comparison, one line per branch and per changed call.
+    for (const auto& c : o.checks) {
+      if (c.name != "cache_schedule_change") continue;
+      std::string rest = c.detail;
+      while (!rest.empty()) {
+        const size_t cut = std::min(rest.find("; "), rest.find(" | "));
+        const std::string line = rest.substr(0, cut);
+        std::cout << (line.rfind("step ", 0) == 0 ? "        " : "      ") << line << "\n";
+        rest = cut == std::string::npos ? "" : rest.substr(cut + (rest.compare(cut, 3, " | ") == 0 ? 3 : 2));
+      }
+    }
   }
 }
 
