@@ -4,6 +4,7 @@
 
 #include <fstream>
 
+#include "harness/checks/check_names.h"
 #include "harness/scenarios/scenario_file.h"
 #include "tests/temp_dir.h"
 
@@ -55,7 +56,10 @@ TEST_F(ScenarioFile, FaultsExpectDetectionAndImagesAreRelativeToTheFile) {
       "f,2,skip-broadcast,,\n"
       "i,1,,i2i,data/ref.png\n"));
   EXPECT_EQ(s[0].expect, "detect");
+  EXPECT_TRUE(s[0].expected_catchers().empty());
   EXPECT_EQ(s[1].image, dir_.path() + "/data/ref.png");
+  const auto named = read_scenario_file(write("name,sp,fault,expect\nf,2,skip-broadcast,detect:token_equality+request_equality\n"));
+  EXPECT_EQ(named[0].expected_catchers(), (std::vector<std::string>{"request_equality", "token_equality"}));
 }
 
 TEST_F(ScenarioFile, EveryMalformedInputIsOneLineWithItsPosition) {
@@ -74,6 +78,10 @@ TEST_F(ScenarioFile, EveryMalformedInputIsOneLineWithItsPosition) {
             "FILE:2:3: fault: ring-prefix-no-rotate needs ring > 1");
   EXPECT_EQ(error_of("name,fault,expect\na,skip-broadcast,pass\n").substr(0, 20), "FILE:2:3: expect: a ");
   EXPECT_EQ(error_of("name,expect\na,detect\n"), "FILE:2:2: expect: detect needs a fault to detect");
+  EXPECT_EQ(error_of("name,sp,fault,expect\na,2,skip-broadcast,detect:token_equality+vibes\n").substr(0, 60),
+            "FILE:2:4: expect: no check is named 'vibes' (known: request_");
+  EXPECT_EQ(error_of("name,sp,fault,expect\na,2,skip-broadcast,maybe\n"),
+            "FILE:2:4: expect: 'maybe' is not pass, detect or detect:CHECK[+CHECK...]");
   EXPECT_EQ(error_of("name,task\na,i2i\n"), "FILE:2:1: image: task i2i needs a reference image");
   EXPECT_EQ(error_of("name,model\na,nowhere\n").substr(0, 42), "FILE:2:2: model: cannot open the model: --");
   EXPECT_EQ(error_of("name,tp\na,1,2\n").substr(0, 9), "FILE:2:1:");  // too many cells
@@ -86,6 +94,19 @@ TEST_F(ScenarioFile, FilterIsARegexOverNames) {
   EXPECT_EQ(filter_scenarios(all, "^sp2").size(), 2u);
   EXPECT_EQ(filter_scenarios(all, "").size(), 3u);
   EXPECT_THROW(filter_scenarios(all, "(("), std::invalid_argument);
+}
+
+// Every check has a fault in CI's matrix that it alone catches (expect=detect:CHECK), so a check
+// weakened until it no longer fires on that fault turns CI red; every fault names its catchers.
+TEST(ScenarioSets, EveryCheckHasAFaultInCiThatOnlyItCatches) {
+  const auto ci = read_scenario_file(std::string(GLMH_SOURCE_DIR) + "/scenarios/ci.csv");
+  for (const auto& check : all_check_names()) {
+    bool alone = false;
+    for (const auto& s : ci) alone = alone || s.expected_catchers() == std::vector<std::string>{check};
+    EXPECT_TRUE(alone) << "no fault scenario in scenarios/ci.csv expects detect:" << check << " alone";
+  }
+  for (const auto& s : ci)
+    if (s.expects_detection()) EXPECT_FALSE(s.expected_catchers().empty()) << s.name << " does not name its catching checks";
 }
 
 TEST(ScenarioSets, TheCommittedFilesParse) {

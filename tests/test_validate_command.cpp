@@ -34,6 +34,22 @@ class ValidateCommand : public ::testing::Test {
 
 const std::string kHeader = "name,height,width,steps,world_size,sp,ring,fault,min_psnr\n";
 
+// expect=detect:CHECKS names exactly the checks that must fail: a fault caught by other checks
+// (or by more) does not meet it.
+TEST_F(ValidateCommand, ADetectionByOtherChecksThanTheNamedOnesFails) {
+  const std::string file = write("named.csv",
+                                 "name,height,width,steps,world_size,sp,ring,fault,expect\n"
+                                 "named-right,64,96,2,2,2,2,ring-prefix-no-rotate,detect:output_parity+image_parity\n"
+                                 "named-wrong,64,96,2,2,2,2,ring-prefix-no-rotate,detect:output_parity\n");
+  const auto r = validate(file, dir_.path() + "/named");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_TRUE(contains(r.output, "named-right: pass — fault ring-prefix-no-rotate caught by image_parity+output_parity, as expected"))
+      << r.output;
+  EXPECT_TRUE(contains(r.output, "named-wrong: FAIL — fault ring-prefix-no-rotate caught by image_parity+output_parity, "
+                                 "expected exactly output_parity"))
+      << r.output;
+}
+
 TEST_F(ValidateCommand, PassAndDetectScenariosGiveAValidRunWithFourReports) {
   const std::string file = write("ok.csv", kHeader +
                                                "ring,64,96,2,2,2,2,,\n"
@@ -41,7 +57,7 @@ TEST_F(ValidateCommand, PassAndDetectScenariosGiveAValidRunWithFourReports) {
   const std::string out = dir_.path() + "/ok";
   const auto r = validate(file, out);
   EXPECT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_TRUE(contains(r.output, "[2/2] ring-fault: pass — fault ring-prefix-no-rotate detected by output_parity"))
+  EXPECT_TRUE(contains(r.output, "[2/2] ring-fault: pass — fault ring-prefix-no-rotate caught by image_parity+output_parity; output_parity"))
       << r.output;
   const std::string summary = read_text(out + "/summary.md");
   EXPECT_TRUE(contains(summary, "Result is : VALID")) << summary;

@@ -56,11 +56,11 @@ void InRunChecks::attach(GlmImageRunOptions& options, ExecutorHooks& hooks) {
         if (stage.name() != ar_done_stage_) return;
         results_.push_back(request_equality_check(r.serialize(), c, compare_timings_));
         const at::Tensor tokens = r.has(field::kPriorTokenId) ? r.tensor(field::kPriorTokenId) : at::Tensor();
-        results_.push_back(token_equality_check(tokens, c));
-        // A rank without tokens cannot denoise: stop every rank here, with the failed check.
-        const std::vector<double> held = gather_values(c.group(GroupKind::World), tokens.defined() ? 1.0 : 0.0);
-        for (double h : held)
-          if (h == 0) throw RunStopped("a rank holds no prior tokens after the AR stage");
+        bool stop = false;
+        results_.push_back(token_equality_check(tokens, reference_tokens_, c, &stop));
+        // Every rank has the same verdict. A rank without tokens cannot denoise, and tokens other
+        // than the single-rank run's can only give another image: stop every rank here.
+        if (stop) throw RunStopped("the prior tokens are wrong: " + results_.back().detail);
       }});
 }
 

@@ -1,6 +1,8 @@
 // The checks glmh run makes while the stages run, wired into the stages' and the executor's
 // hooks: rotary_sharding when the denoising stage has cut its SP shards (before the DiT uses
-// them), request_equality and token_equality once the AR stage's result has reached every rank,
+// them), request_equality and token_equality once the AR stage's result has reached every rank
+// (a rank without prior tokens, or tokens other than the single-rank run's on every rank, stop the
+// run: its output could only be compared with another image's),
 // and (cached runs) cache_consistency after every cache decision, before the DiT acts on it: ranks
 // that disagree would next run different collectives. A rank without prior tokens or a cache
 // decision that differs between ranks stops the run on every rank (RunStopped) with the failed
@@ -11,6 +13,7 @@
 #include <vector>
 
 #include "harness/checks/check_result.h"
+#include "harness/checks/token_equality_check.h"
 #include "pipeline/executor/parallel_executor.h"
 #include "pipeline/glm_image/glm_image_parallel_options.h"
 
@@ -20,7 +23,9 @@ class InRunChecks {
  public:
   // `compare_timings`: the requests must match in their stage timings too (they do when rank 0's
   // request was sent to the others).
-  InRunChecks(bool compare_timings, int64_t head_dim) : compare_timings_(compare_timings), head_dim_(head_dim) {}
+  // `tokens`: the single-rank run's prior tokens for token_equality.
+  InRunChecks(bool compare_timings, int64_t head_dim, TokenReference tokens)
+      : compare_timings_(compare_timings), head_dim_(head_dim), reference_tokens_(std::move(tokens)) {}
 
   // Installs the checks into the run's options and hooks. `this` must outlive the run.
   void attach(GlmImageRunOptions& options, ExecutorHooks& hooks);
@@ -35,6 +40,7 @@ class InRunChecks {
   std::string ar_done_stage_;
   bool compare_timings_;
   int64_t head_dim_;
+  TokenReference reference_tokens_;
   std::vector<CheckResult> results_;
   bool cache_diverged_ = false;
 };

@@ -23,8 +23,9 @@ std::string number(double v) {
   return text;
 }
 
-// The mean SSIM of two [H, W, C] images in [0, 255].
-double ssim(const at::Tensor& a, const at::Tensor& b) {
+}  // namespace
+
+double image_ssim(const at::Tensor& a, const at::Tensor& b) {
   const int64_t size = 11;
   const double sigma = 1.5, c1 = std::pow(0.01 * 255, 2), c2 = std::pow(0.03 * 255, 2);
   if (a.size(0) < size || a.size(1) < size) return std::numeric_limits<double>::quiet_NaN();
@@ -42,6 +43,8 @@ double ssim(const at::Tensor& a, const at::Tensor& b) {
   const at::Tensor map = ((2 * mu_p * mu_q + c1) * (2 * cov + c2)) / ((mu_p * mu_p + mu_q * mu_q + c1) * (var_p + var_q + c2));
   return map.mean().item<double>();
 }
+
+namespace {
 
 void fill_metrics(OutputComparison& c, const at::Tensor& a, const at::Tensor& b, double peak) {
   const at::Tensor x = a.to(at::kDouble).reshape({-1}), y = b.to(at::kDouble).reshape({-1});
@@ -79,7 +82,7 @@ OutputComparison compare_files(const std::string& a, const std::string& b) {
                                   " is " + std::to_string(y.size(1)) + "x" + std::to_string(y.size(0)));
     c.kind = "image";
     fill_metrics(c, x, y, 255.0);
-    c.ssim = ssim(x, y);
+    c.ssim = image_ssim(x, y);
     return c;
   }
   const auto fa = SafetensorsFile::open(a), fb = SafetensorsFile::open(b);

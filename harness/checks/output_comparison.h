@@ -4,6 +4,8 @@
 // and, for images, SSIM (Wang et al. 2004: 11x11 Gaussian window, sigma 1.5, per channel).
 #pragma once
 
+#include <ATen/core/Tensor.h>
+
 #include <limits>
 #include <string>
 #include <vector>
@@ -20,6 +22,9 @@ struct OutputComparison {
   double ssim = std::numeric_limits<double>::quiet_NaN();    // images only
   std::string summary() const;
 };
+
+// Mean SSIM of two uint8 [H, W, C] images (NaN below the 11 x 11 window).
+double image_ssim(const at::Tensor& a, const at::Tensor& b);
 
 // `a` against the reference `b`. Throws std::invalid_argument naming the file when a file cannot
 // be read, the kinds differ, the tensor names differ, or the shapes differ.

@@ -108,8 +108,9 @@ int run_command(const std::vector<std::string>& raw_args) {
     ParallelDegrees degrees = degrees_from(args);
     if (env && !args.given("world-size")) degrees.world_size = env->world_size;
     const ParallelLayout layout = ParallelLayout::create(degrees, heads);
-    const std::string why = why_fault_cannot_fire(settings.fault, layout, args.flag("greedy"), args.real("guidance"),
-                                                  settings.cache.enabled);
+    const std::string why =
+        why_fault_cannot_fire(settings.fault, {layout, args.flag("greedy"), args.real("guidance"), settings.cache.enabled,
+                                               settings.strategy, args.integer("height", 32) / 16});
     if (!why.empty()) throw UsageError("glmh run: " + why);
     validate_injection(settings, args, layout.world_size());
   } catch (const UsageError& e) {

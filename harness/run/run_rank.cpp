@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "harness/checks/cache_consistency_check.h"
+#include "harness/checks/collective_precision_check.h"
 #include "harness/checks/in_run_checks.h"
 #include "harness/cli/exit_codes.h"
 #include "harness/run/run_outputs.h"
@@ -75,7 +76,12 @@ int run_rank_main(RankContext& ctx, const CliArgs& args, const RunSettings& sett
   options.on_denoise_step = chain_progress(settings.inject.progress_hook("glm_image.denoising", ctx.rank()),
                                            terminal_progress(ctx, "denoise steps"));
   const bool ar_from_main_rank = settings.strategy == ArStrategy::MainRank && settings.fault == GlmImageFault::None;
-  InRunChecks in_run(/*compare_timings=*/ar_from_main_rank, setup.models->dit().config().attention_head_dim);
+  TokenReference token_reference{setup.reference.prior_tokens, ""};
+  if (settings.strategy == ArStrategy::Tp && layout.tp() > 1 && setup.models->dtype() == at::kBFloat16)
+    token_reference.not_comparable =
+        "bf16 tensor-parallel AR (its reductions change the logits in the last bits; sampling may diverge)";
+  InRunChecks in_run(/*compare_timings=*/ar_from_main_rank, setup.models->dit().config().attention_head_dim,
+                     token_reference);
   ExecutorHooks hooks = settings.inject.hooks();
   in_run.attach(options, hooks);
   GlmImageStageSet pipeline = make_glm_image_stages(setup.models, options);
@@ -101,6 +107,7 @@ int run_rank_main(RankContext& ctx, const CliArgs& args, const RunSettings& sett
 
   ctx.enter_stage("checks");
   record.checks = std::move(in_run.results());
+  record.checks.push_back(collective_precision_check(setup.models->dtype(), ctx));
   if (!record.stopped.empty()) {
     record.checks.push_back(CheckResult::not_applicable("output_parity", "not run: " + record.stopped));
   } else if (!setup.reference.latents.defined()) {
@@ -108,8 +115,9 @@ int run_rank_main(RankContext& ctx, const CliArgs& args, const RunSettings& sett
         "output_parity", ctx.world_size() == 1 ? "this is the single-rank run" : "no single-rank reference given"));
   } else {
     const at::Tensor image = setup.request.has(field::kImage) ? setup.request.tensor(field::kImage) : at::Tensor();
-    for (auto& c : output_parity_checks(setup.request.tensor(field::kLatents), image, setup.reference,
-                                        setup.models->dtype() == at::kBFloat16, settings.thresholds, ctx))
+    const bool bf16 = setup.models->dtype() == at::kBFloat16;
+    const ParityThresholds thresholds = settings.parity.apply_to(default_parity_thresholds(bf16));
+    for (auto& c : output_parity_checks(setup.request.tensor(field::kLatents), image, setup.reference, bf16, thresholds, ctx))
       record.checks.push_back(std::move(c));
   }
   if (settings.cache.enabled && record.stopped.empty() && setup.request.has(field::kCacheHits)) {

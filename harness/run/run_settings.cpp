@@ -22,9 +22,10 @@ std::vector<OptionSpec> run_option_specs() {
       {"ar-eager", "", "AR decode step by step from the host instead of replaying a CUDA graph (for comparison)", ""},
       {"reference", "DIR", "the single-rank run to compare with (a glmh run --world-size 1 --out DIR); "
                            "default: the launcher runs it first into OUT/reference", ""},
-      {"latent-tolerance", "X", "fp32 parity: max |latents - single-rank| / max |single-rank| allowed", "1e-4"},
-      {"min-cosine", "X", "bf16 parity: least cosine of the latents with the single-rank latents", "0.999"},
-      {"min-psnr", "DB", "least PSNR of the image against the single-rank image", "40"},
+      {"latent-tolerance", "X", "fp32 parity: max |latents - single-rank| / max |single-rank| allowed (default 1e-5)", ""},
+      {"min-cosine", "X", "bf16 parity: least cosine of the latents with the single-rank latents (default 0.999)", ""},
+      {"min-psnr", "DB", "least PSNR of the image against the single-rank image (default: fp32 60, bf16 30)", ""},
+      {"min-ssim", "X", "least SSIM of the image against the single-rank image (default: fp32 0.999, bf16 0.98)", ""},
       {"warmup", "N", "benchmark: untimed iterations after the checked run", "0"},
       {"repeat", "N", "benchmark: at least N timed iterations (no checks inside), into bench.json", "0"},
       {"min-seconds", "S", "benchmark: and at least this long", "0"},
@@ -57,9 +58,10 @@ RunSettings run_settings_from(const CliArgs& args) {
   }
   s.ar_cuda_graph = !args.flag("ar-eager");
   s.out = args.str("out");
-  s.thresholds.latent_tolerance = args.real("latent-tolerance");
-  s.thresholds.min_cosine = args.real("min-cosine");
-  s.thresholds.min_psnr_db = args.real("min-psnr");
+  if (args.given("latent-tolerance")) s.parity.latent_tolerance = args.real("latent-tolerance");
+  if (args.given("min-cosine")) s.parity.min_cosine = args.real("min-cosine");
+  if (args.given("min-psnr")) s.parity.min_psnr_db = args.real("min-psnr");
+  if (args.given("min-ssim")) s.parity.min_ssim = args.real("min-ssim");
   s.bench.warmup = int(args.integer("warmup", 0));
   s.bench.repeat = int(args.integer("repeat", 0));
   s.bench.min_seconds = args.real("min-seconds");

@@ -21,7 +21,7 @@ struct RunSettings {
   bool ar_cuda_graph = true;
   std::string out;                            // the run directory
   CacheProfile cache;                         // --cache
-  ParityThresholds thresholds;
+  ParityOverrides parity;                     // --latent-tolerance, --min-cosine, --min-psnr, --min-ssim
   BenchSettings bench;
 };
 

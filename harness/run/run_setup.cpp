@@ -19,6 +19,11 @@ ParityReference read_reference(const std::string& dir) {
     throw CheckpointError(latents->path() + ": no tensor 'latents' (expected the final latents of a single-rank run)");
   ref.latents = latents->tensor("latents").to(at::kFloat).clone();
   if (posix_fs::exists(dir + "/image.png")) ref.image = read_png(dir + "/image.png");
+  if (posix_fs::exists(dir + "/prior_tokens.safetensors")) {
+    const auto tokens = SafetensorsFile::open(dir + "/prior_tokens.safetensors");
+    if (!tokens->contains("prior_token_id")) throw CheckpointError(tokens->path() + ": no tensor 'prior_token_id'");
+    ref.prior_tokens = tokens->tensor("prior_token_id").to(at::kLong).clone();
+  }
   return ref;
 }
 
@@ -29,8 +34,9 @@ RunSetup prepare_run(RankContext& ctx, const CliArgs& args, const RunSettings& s
     s.models = open_models(args, ctx.device(), "run");
     s.params = params_from(args, *s.models);
     s.request = make_glm_image_request(s.params);
-    const std::string why = why_fault_cannot_fire(settings.fault, layout, s.params.sampling.greedy, s.params.guidance,
-                                                  settings.cache.enabled);
+    const std::string why = why_fault_cannot_fire(
+        settings.fault, {layout, s.params.sampling.greedy, s.params.guidance, settings.cache.enabled, settings.strategy,
+                         s.params.height / 16});
     if (!why.empty()) throw UsageError("glmh run: " + why);
     if (layout.cfg() > 1 && s.params.guidance <= 1.0)
       throw UsageError("glmh run: --cfg 2 needs --guidance > 1 (it runs the two CFG branches on two ranks)");

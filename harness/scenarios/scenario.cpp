@@ -1,5 +1,6 @@
 #include "harness/scenarios/scenario.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
@@ -32,6 +33,17 @@ std::vector<std::string> Scenario::run_arguments() const {
   if (min_cosine) a.insert(a.end(), {"--min-cosine", number_text(*min_cosine)});
   if (min_psnr) a.insert(a.end(), {"--min-psnr", number_text(*min_psnr)});
   return a;
+}
+
+std::vector<std::string> Scenario::expected_catchers() const {
+  std::vector<std::string> names;
+  const std::string prefix = "detect:";
+  if (expect.rfind(prefix, 0) != 0) return names;
+  std::string rest = expect.substr(prefix.size());
+  for (size_t cut; (cut = rest.find('+')) != std::string::npos; rest = rest.substr(cut + 1)) names.push_back(rest.substr(0, cut));
+  names.push_back(rest);
+  std::sort(names.begin(), names.end());
+  return names;
 }
 
 std::string Scenario::reference_key() const {

@@ -24,7 +24,9 @@ struct Scenario {
   std::string ar_strategy = "main-rank";
   std::string cache = "none";
   std::string fault = "none";
-  std::string expect = "pass";   // pass, or detect (the fault must be caught)
+  // pass; detect (some check must catch the fault); or detect:CHECK[+CHECK...]: exactly these
+  // checks fail (docs/checks.md#each-check-proves-itself)
+  std::string expect = "pass";
   // Tolerance overrides (unset: glmh run's defaults).
   std::optional<double> latent_tolerance, min_cosine, min_psnr;
 
@@ -35,6 +37,9 @@ struct Scenario {
   // The single-rank run this scenario is compared with: the same request on one rank. Scenarios
   // with the same key share one golden.
   std::string reference_key() const;
+  bool expects_detection() const { return expect.rfind("detect", 0) == 0; }
+  // The checks that must be the failing ones, sorted; empty for "pass" and a bare "detect".
+  std::vector<std::string> expected_catchers() const;
   // "sp2-ring2 tp1 cfg1" style summary of the layout.
   std::string layout_text() const;
 };

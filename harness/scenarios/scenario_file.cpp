@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 
+#include "harness/checks/check_names.h"
 #include "pipeline/cache/cache_dit_releases.h"
 #include "pipeline/glm_image/glm_image_parallel_options.h"
 #include "pipeline/model/model_source.h"
@@ -95,6 +96,12 @@ class RowParser {
   const std::map<std::string, int>& columns_;
 };
 
+std::string join_names(const std::vector<std::string>& names) {
+  std::string text;
+  for (const auto& n : names) text += (text.empty() ? "" : ", ") + n;
+  return text;
+}
+
 std::vector<std::string> names_of(const std::string& comma_list) {
   std::vector<std::string> out;
   std::stringstream s(comma_list);
@@ -127,8 +134,9 @@ void check_against_model(const Scenario& sc, const RowParser& row) {
   d.cfg = sc.cfg;
   try {
     const ParallelLayout layout = ParallelLayout::create(d, heads);
-    const std::string why =
-        why_fault_cannot_fire(*parse_fault(sc.fault), layout, greedy, sc.guidance, sc.cache != "none");
+    FaultConditions conditions{layout, greedy, sc.guidance, sc.cache != "none",
+                               parse_ar_strategy(sc.ar_strategy).value_or(ArStrategy::MainRank), sc.height / 16};
+    const std::string why = why_fault_cannot_fire(*parse_fault(sc.fault), conditions);
     if (!why.empty()) row.fail("fault", why);
     if (sc.cfg > 1 && sc.guidance <= 1.0) row.fail("cfg", "cfg 2 needs guidance > 1");
   } catch (const LayoutError& e) {
@@ -213,9 +221,14 @@ std::vector<Scenario> read_scenario_file(const std::string& path) {
         row.fail("cache", e.what());
       }
       sc.fault = row.one_of("fault", v[20], "none", names_of(all_fault_names()));
-      sc.expect = row.one_of("expect", v[21], sc.fault == "none" ? "pass" : "detect", {"pass", "detect"});
-      if (sc.expect == "detect" && sc.fault == "none") row.fail("expect", "detect needs a fault to detect");
-      if (sc.expect == "pass" && sc.fault != "none") row.fail("expect", "a scenario with a fault must expect detect");
+      sc.expect = v[21].empty() ? (sc.fault == "none" ? "pass" : "detect") : v[21];
+      if (sc.expect != "pass" && sc.expect != "detect" && sc.expect.rfind("detect:", 0) != 0)
+        row.fail("expect", "'" + sc.expect + "' is not pass, detect or detect:CHECK[+CHECK...]");
+      for (const auto& check : sc.expected_catchers())
+        if (std::find(all_check_names().begin(), all_check_names().end(), check) == all_check_names().end())
+          row.fail("expect", "no check is named '" + check + "' (known: " + join_names(all_check_names()) + ")");
+      if (sc.expects_detection() && sc.fault == "none") row.fail("expect", "detect needs a fault to detect");
+      if (!sc.expects_detection() && sc.fault != "none") row.fail("expect", "a scenario with a fault must expect detect");
       sc.latent_tolerance = row.real("latent_tolerance", v[22], 0.0);
       sc.min_cosine = row.real("min_cosine", v[23], -1.0);
       sc.min_psnr = row.real("min_psnr", v[24], 0.0);

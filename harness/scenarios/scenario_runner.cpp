@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
@@ -56,6 +57,12 @@ std::string seconds_text(double s) {
   return o.str();
 }
 
+std::string joined(const std::vector<std::string>& names, const char* separator) {
+  std::string text;
+  for (const auto& n : names) text += (text.empty() ? "" : separator) + n;
+  return text.empty() ? "nothing" : text;
+}
+
 // Judges a finished scenario run against its expectation.
 void judge(ScenarioOutcome& o, const ChildResult& run) {
   o.exit_code = run.exit_code;
@@ -68,16 +75,27 @@ void judge(ScenarioOutcome& o, const ChildResult& run) {
     }
   if (run.timed_out) {
     o.reason = "stopped after " + seconds_text(run.seconds) + " (scenario timeout)";
-  } else if (o.scenario.expect == "pass") {
+  } else if (!o.scenario.expects_detection()) {
     o.passed = run.exit_code == kExitOk && failed == 0;
     o.reason = o.passed ? "every check passed"
                : failed > 0 ? std::to_string(failed) + " check(s) failed; " + first_failed
                             : "glmh run exited " + std::to_string(run.exit_code) + " (see its log)";
   } else {
-    o.passed = run.exit_code == kExitCheckFailed && failed > 0;
-    o.reason = o.passed ? "fault " + o.scenario.fault + " detected by " + first_failed
-               : run.exit_code == kExitOk ? "fault " + o.scenario.fault + " was NOT detected: every check passed"
-                                          : "glmh run exited " + std::to_string(run.exit_code) + " (see its log)";
+    // detect:CHECKS: exactly those checks must fail — a check that stopped catching the fault,
+    // or one that starts failing too, both show (docs/checks.md#each-check-proves-itself).
+    std::vector<std::string> caught;
+    for (const auto& c : o.checks)
+      if (c.failed() && std::find(caught.begin(), caught.end(), c.name) == caught.end()) caught.push_back(c.name);
+    std::sort(caught.begin(), caught.end());
+    const std::vector<std::string> wanted = o.scenario.expected_catchers();
+    const bool as_named = wanted.empty() || caught == wanted;
+    o.passed = run.exit_code == kExitCheckFailed && failed > 0 && as_named;
+    o.reason = run.exit_code == kExitOk  ? "fault " + o.scenario.fault + " was NOT detected: every check passed"
+               : failed == 0             ? "glmh run exited " + std::to_string(run.exit_code) + " (see its log)"
+               : !as_named               ? "fault " + o.scenario.fault + " caught by " + joined(caught, "+") +
+                                 ", expected exactly " + joined(wanted, "+") + "; " + first_failed
+                                         : "fault " + o.scenario.fault + " caught by " + joined(caught, "+") +
+                                               (wanted.empty() ? "" : ", as expected") + "; " + first_failed;
   }
 }
 

@@ -28,11 +28,19 @@ enum class ArStrategy {
 enum class GlmImageFault {
   None,
   UnshardedRope,       // every SP rank gets the whole rotary table (the pre-fix shape error)
+  SinShardOffByRow,    // each SP rank's sin rows are one token row off (cos right): shapes agree, values do not
   ArPerRankSeed,       // every rank runs the AR with its own random stream (the pre-fix TP/SP bug)
   CfgRankSource,       // the AR's source chosen by CFG rank: every CFG-rank-0 rank generates
   RingPrefixNoRotate,  // ring attention re-attends the local prefix at every step
   SkipBroadcast,       // the AR stage run as MAIN_RANK_ONLY: the others never get the tokens
   CacheLocalDecision,  // each SP rank takes the cache decision on its own shard (a forgotten all-reduce)
+  PartialHandoff,      // the AR's hand-off carries only the prior tokens: the others' requests lack the rest
+  ArSeedFromLayout,    // the AR's sampler seeded from the layout: same tokens everywhere, not the single-rank run's
+  UlyssesFp16Wire,     // the Ulysses all-to-all carried in fp16
+  TpAllReduceFp16,     // the DiT's TP all-reduce carried in fp16
+  SpPaddingAsKeys,     // SP padding tokens are not hidden as keys: attention sees the padding
+  VaeSkipDenormalize,  // multi-rank decoding skips the latents' mean / std before the VAE
+  SpQkvFp16Staging,    // under SP, q, k, v pass through fp16 buffers before attention (fp32 runs lose precision)
 };
 
 const char* ar_strategy_name(ArStrategy s);
@@ -43,10 +51,19 @@ std::optional<GlmImageFault> parse_fault(const std::string& name);
 std::string all_ar_strategy_names();  // "main-rank, replicated, tp"
 std::string all_fault_names();
 
-// Why `fault` could never fire on `layout` ("" when it can): a fault that cannot fire would make
-// its scenario pass silently, so the harness refuses it as bad usage.
-std::string why_fault_cannot_fire(GlmImageFault fault, const ParallelLayout& layout, bool greedy_ar, double guidance,
-                                  bool cached = false);
+// What decides whether a fault can fire.
+struct FaultConditions {
+  ParallelLayout layout;
+  bool greedy_ar = false;
+  double guidance = 1.5;
+  bool cached = false;
+  ArStrategy ar_strategy = ArStrategy::MainRank;
+  int64_t token_rows = 0;  // the DiT's image token rows (height / 16); 0: unknown
+};
+
+// Why `fault` could never fire under `conditions` ("" when it can): a fault that cannot fire would
+// make its scenario pass silently, so the harness refuses it as bad usage.
+std::string why_fault_cannot_fire(GlmImageFault fault, const FaultConditions& conditions);
 
 struct GlmImageRunOptions {
   ArStrategy ar_strategy = ArStrategy::MainRank;

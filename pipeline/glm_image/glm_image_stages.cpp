@@ -55,6 +55,8 @@ class GlmImageArStage final : public Stage {
     // its own tokens.
     if (o_.fault == GlmImageFault::ArPerRankSeed || o_.fault == GlmImageFault::CfgRankSource)
       p.seed += static_cast<uint64_t>(ctx.rank());
+    // ar-seed-from-layout: a launcher that derives the sampler's seed from the layout.
+    if (o_.fault == GlmImageFault::ArSeedFromLayout) p.seed += static_cast<uint64_t>(ctx.world_size());
     const c10::Device device = m_->device();
     std::vector<GridThw> source_grids;
     at::Tensor source_vq_ids;
@@ -98,6 +100,17 @@ class ArShareInsideCfgGroupStage final : public Stage {
   std::string name() const override { return "glm_image.ar_share"; }
   StageParallelism parallelism() const override { return StageParallelism::CfgParallel; }
   void run(Request&, RankContext&) override {}
+};
+
+// Fault partial-handoff only: after the hand-off the other ranks keep only the prior tokens of the
+// AR's result, as a hand-off that sends just what the next stage reads would leave them.
+class ArPartialHandoffStage final : public Stage {
+ public:
+  std::string name() const override { return "glm_image.ar_handoff"; }
+  StageParallelism parallelism() const override { return StageParallelism::Replicated; }
+  void run(Request& r, RankContext& ctx) override {
+    if (ctx.rank() != 0) r.erase(field::kGeneratedIds);
+  }
 };
 
 class GlmImageBeforeDenoisingStage final : public Stage {
@@ -226,7 +239,9 @@ class GlmImageDenoisingStage final : public Stage {
     shards.sin = sin_full;
     if (o_.fault != GlmImageFault::UnshardedRope) {
       shards.cos = shard_rotary_for_plan(cos_full, plan);
-      shards.sin = shard_rotary_for_plan(sin_full, plan);
+      // sin-shard-off-by-row: the sin table taken one token row behind (the cos table is right).
+      shards.sin = shard_rotary_for_plan(
+          o_.fault == GlmImageFault::SinShardOffByRow ? at::roll(sin_full, {plan.grid_w}, {0}) : sin_full, plan);
     }
     shards.latents_band = shard_latents_for_sp(r.tensor(field::kLatents).to(device, at::kFloat), plan);
     shards.prior_ids = shard_tokens_for_sp(r.tensor(field::kPriorTokenId).to(device), plan);
@@ -238,8 +253,12 @@ class GlmImageDenoisingStage final : public Stage {
     sp_attention.image_tokens = plan.tokens();
     sp_attention.tokens_per_rank = plan.tokens_per_rank();
     sp_attention.fault_ring_prefix_no_rotate = o_.fault == GlmImageFault::RingPrefixNoRotate;
+    sp_attention.fault_fp16_wire = o_.fault == GlmImageFault::UlyssesFp16Wire;
+    sp_attention.fault_padding_as_keys = o_.fault == GlmImageFault::SpPaddingAsKeys;
+    sp_attention.fault_fp16_staging = o_.fault == GlmImageFault::SpQkvFp16Staging;
     DitParallelism parallel;
     parallel.tp = tp_group.size() > 1 ? &tp_group : nullptr;
+    parallel.fault_fp16_all_reduce = o_.fault == GlmImageFault::TpAllReduceFp16;
     parallel.sp = sp_group.size() > 1 ? &sp_attention : nullptr;
 
     DiTInputs cond;
@@ -324,13 +343,16 @@ class GlmImageDenoisingStage final : public Stage {
 
 class GlmImageDecodingStage final : public Stage {
  public:
-  explicit GlmImageDecodingStage(std::shared_ptr<GlmImageModels> m) : m_(std::move(m)) {}
+  GlmImageDecodingStage(std::shared_ptr<GlmImageModels> m, GlmImageFault fault) : m_(std::move(m)), fault_(fault) {}
   std::string name() const override { return "glm_image.decoding"; }
   StageParallelism parallelism() const override { return StageParallelism::MainRankOnly; }
 
-  void run(Request& r, RankContext&) override {
+  void run(Request& r, RankContext& ctx) override {
     const AutoencoderKL& vae = m_->vae();
-    const at::Tensor z = vae.denormalize(r.tensor(field::kLatents).to(m_->device(), m_->dtype()));
+    const at::Tensor latents = r.tensor(field::kLatents).to(m_->device(), m_->dtype());
+    // vae-skip-denormalize: a parallel path that hands the VAE the normalised latents.
+    const bool skip = fault_ == GlmImageFault::VaeSkipDenormalize && ctx.world_size() > 1;
+    const at::Tensor z = skip ? latents : vae.denormalize(latents);
     const at::Tensor image = vae.decode(z).to(at::kFloat);  // [1, 3, H, W] in about [-1, 1]
     // diffusers' postprocess: [0, 1], then round(x * 255) to 8 bits.
     const at::Tensor rgb = ((image / 2 + 0.5).clamp(0, 1) * 255).round().to(at::kByte);
@@ -339,6 +361,7 @@ class GlmImageDecodingStage final : public Stage {
 
  private:
   std::shared_ptr<GlmImageModels> m_;
+  GlmImageFault fault_;
 };
 
 }  // namespace
@@ -349,9 +372,10 @@ GlmImageStageSet make_glm_image_stages(std::shared_ptr<GlmImageModels> models, G
   set.state = std::make_shared<GlmImageRankState>();
   set.stages.push_back(std::make_unique<GlmImageArStage>(models, options));
   if (options.fault == GlmImageFault::CfgRankSource) set.stages.push_back(std::make_unique<ArShareInsideCfgGroupStage>());
+  if (options.fault == GlmImageFault::PartialHandoff) set.stages.push_back(std::make_unique<ArPartialHandoffStage>());
   set.stages.push_back(std::make_unique<GlmImageBeforeDenoisingStage>(models, set.state));
   set.stages.push_back(std::make_unique<GlmImageDenoisingStage>(models, set.state, options));
-  set.stages.push_back(std::make_unique<GlmImageDecodingStage>(models));
+  set.stages.push_back(std::make_unique<GlmImageDecodingStage>(models, options.fault));
   return set;
 }
 

@@ -13,26 +13,32 @@ namespace glmh {
 
 namespace {
 
+// One all-to-all of `in`, in fp16 on the wire when the fault asks for it.
+at::Tensor exchange(const at::Tensor& in, Communicator& group, bool fp16_wire) {
+  const at::Tensor wire = fp16_wire ? in.to(at::kHalf) : in;
+  at::Tensor out = at::empty_like(wire);
+  group.all_to_all(out, wire);
+  return fp16_wire ? out.to(in.scalar_type()) : out;
+}
+
 // [B, n, h, D] on each of U ranks -> [B, U n, h / U, D]: scatter heads, gather the sequence.
-at::Tensor scatter_heads_gather_sequence(const at::Tensor& x, Communicator& group) {
+at::Tensor scatter_heads_gather_sequence(const at::Tensor& x, Communicator& group, bool fp16_wire) {
   const int64_t u = group.size();
   if (u == 1) return x;
   const int64_t b = x.size(0), n = x.size(1), hu = x.size(2) / u, d = x.size(3);
   // Dim-0 blocks of the all-to-all are destinations: block i holds head chunk i of my tokens.
   const at::Tensor in = x.reshape({b, n, u, hu, d}).permute({2, 0, 1, 3, 4}).contiguous();
-  at::Tensor out = at::empty_like(in);  // block i: my head chunk of rank i's tokens
-  group.all_to_all(out, in);
+  const at::Tensor out = exchange(in, group, fp16_wire);  // block i: my head chunk of rank i's tokens
   return out.permute({1, 0, 2, 3, 4}).reshape({b, u * n, hu, d});
 }
 
 // Inverse: [B, U n, h / U, D] -> [B, n, h, D].
-at::Tensor gather_heads_scatter_sequence(const at::Tensor& x, Communicator& group) {
+at::Tensor gather_heads_scatter_sequence(const at::Tensor& x, Communicator& group, bool fp16_wire) {
   const int64_t u = group.size();
   if (u == 1) return x;
   const int64_t b = x.size(0), n = x.size(1) / u, hu = x.size(2), d = x.size(3);
   const at::Tensor in = x.reshape({b, u, n, hu, d}).permute({1, 0, 2, 3, 4}).contiguous();
-  at::Tensor out = at::empty_like(in);  // block i: head chunk i of my tokens
-  group.all_to_all(out, in);
+  const at::Tensor out = exchange(in, group, fp16_wire);  // block i: head chunk i of my tokens
   return out.permute({1, 2, 0, 3, 4}).reshape({b, n, u * hu, d});
 }
 
@@ -69,8 +75,10 @@ void merge_partial(at::Tensor& out, at::Tensor& lse, const at::Tensor& part, con
 
 }  // namespace
 
-at::Tensor SequenceParallelAttention::operator()(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+at::Tensor SequenceParallelAttention::operator()(const at::Tensor& q_in, const at::Tensor& k_in, const at::Tensor& v_in,
                                                  int64_t text_len) const {
+  auto staged = [this](const at::Tensor& t) { return fault_fp16_staging ? t.to(at::kHalf).to(t.scalar_type()) : t; };
+  const at::Tensor q = staged(q_in), k = staged(k_in), v = staged(v_in);
   Communicator& uly = *ulysses;
   Communicator& rng = *ring;
   const int64_t n = q.size(1) - text_len, prefix = k.size(1) - n, heads = q.size(2);
@@ -85,7 +93,7 @@ at::Tensor SequenceParallelAttention::operator()(const at::Tensor& q, const at::
 
   // Ulysses: the image parts of q, k, v in one all-to-all; the prefix sliced to my heads.
   const at::Tensor qkv_image = scatter_heads_gather_sequence(
-      at::cat({q.narrow(1, text_len, n), k.narrow(1, prefix, n), v.narrow(1, prefix, n)}, 0), uly);
+      at::cat({q.narrow(1, text_len, n), k.narrow(1, prefix, n), v.narrow(1, prefix, n)}, 0), uly, fault_fp16_wire);
   const auto image = qkv_image.chunk(3, 0);
   const at::Tensor q_all = at::cat({q.narrow(1, 0, text_len).narrow(2, head0, hu), image[0]}, 1).transpose(1, 2);
   const at::Tensor k_prefix = k.narrow(1, 0, prefix).narrow(2, head0, hu).transpose(1, 2);
@@ -98,7 +106,7 @@ at::Tensor SequenceParallelAttention::operator()(const at::Tensor& q, const at::
   // Mask over [prefix (if any) ; chunk j], undefined when nothing is hidden.
   auto key_mask = [&](int64_t j, int64_t prefix_keys) {
     const int64_t valid = valid_in_chunk(j);
-    if (valid == m) return at::Tensor();
+    if (valid == m || fault_padding_as_keys) return at::Tensor();
     return at::cat({at::ones({prefix_keys}, opts_bool), at::arange(m, opts_bool.dtype(at::kLong)) < valid});
   };
 
@@ -120,7 +128,7 @@ at::Tensor SequenceParallelAttention::operator()(const at::Tensor& q, const at::
     chunk_kv = rotate_ring(chunk_kv.contiguous(), rng);
     const int64_t j = (r - step + ring_size) % ring_size;
     const int64_t prefix_keys = fault_ring_prefix_no_rotate ? prefix : 0;
-    if (valid_in_chunk(j) == 0 && prefix_keys == 0) continue;  // all padding: nothing to attend
+    if (valid_in_chunk(j) == 0 && prefix_keys == 0 && !fault_padding_as_keys) continue;  // all padding: nothing to attend
     at::Tensor keys = chunk_kv.narrow(0, 0, b), values = chunk_kv.narrow(0, b, b);
     if (prefix_keys > 0) {
       keys = at::cat({k_prefix, keys}, 2);
@@ -132,7 +140,7 @@ at::Tensor SequenceParallelAttention::operator()(const at::Tensor& q, const at::
   out = out.to(q.scalar_type()).transpose(1, 2);  // [B, Lt + m, hu, D]
 
   const at::Tensor text_out = text_len == 0 ? q.narrow(1, 0, 0) : gather_heads(out.narrow(1, 0, text_len), uly);
-  const at::Tensor image_out = gather_heads_scatter_sequence(out.narrow(1, text_len, m), uly);
+  const at::Tensor image_out = gather_heads_scatter_sequence(out.narrow(1, text_len, m), uly, fault_fp16_wire);
   return at::cat({text_out, image_out}, 1);
 }
 

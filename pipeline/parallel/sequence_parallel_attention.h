@@ -30,6 +30,13 @@ struct SequenceParallelAttention {
   // Fault `ring-prefix-no-rotate` (upstream's silent miscompute): the prefix K/V never travel with
   // the ring chunks, so every ring step re-attends the local prefix: it is counted R times.
   bool fault_ring_prefix_no_rotate = false;
+  // Fault `ulysses-fp16-wire`: the all-to-alls carry fp16 (a silent precision loss).
+  bool fault_fp16_wire = false;
+  // Fault `sp-padding-as-keys`: the padding tokens of the last band are not hidden as keys.
+  bool fault_padding_as_keys = false;
+  // Fault `sp-qkv-fp16-staging`: q, k, v pass through fp16 buffers first (as a half-precision-only
+  // attention kernel would need); the collectives still carry the run's dtype.
+  bool fault_fp16_staging = false;
 
   // q [B, Lt + n, h, D]: the Lt replicated prefix queries, then this rank's n image tokens.
   // k, v [B, P + n, h, D]: P >= Lt replicated prefix keys (reference cache, then text), then the

@@ -61,6 +61,17 @@ struct Communicator::Impl {
 #endif
   double seconds = 0;
   bool failed = false;  // a collective failed: peers may be gone
+  std::vector<CollectiveTally> tallies;
+
+  void tally(const char* verb, const at::Tensor& t) {
+    for (auto& entry : tallies)
+      if (entry.verb == verb && entry.dtype == t.scalar_type()) {
+        entry.calls += 1;
+        entry.elements += t.numel();
+        return;
+      }
+    tallies.push_back({verb, t.scalar_type(), 1, t.numel()});
+  }
 
   bool legacy_gloo() const {
     return options.backend == CommBackend::Gloo && !compat::kGlooHasFlatCollectives;
@@ -193,9 +204,12 @@ const std::vector<int>& Communicator::members() const { return impl_->members; }
 const CommOptions& Communicator::options() const { return impl_->options; }
 double Communicator::host_seconds_in_collectives() const { return impl_->seconds; }
 
+const std::vector<CollectiveTally>& Communicator::collective_tallies() const { return impl_->tallies; }
+
 void Communicator::broadcast(at::Tensor& tensor, int root) {
   const std::string op = "broadcast(root " + std::to_string(root) + ")";
   impl_->check_tensor(op, tensor, "input");
+  impl_->tally("broadcast", tensor);
   std::vector<at::Tensor> tensors{impl_->bytes_view(tensor)};
   c10d::BroadcastOptions opts;
   opts.rootRank = root;
@@ -205,6 +219,7 @@ void Communicator::broadcast(at::Tensor& tensor, int root) {
 void Communicator::all_reduce(at::Tensor& tensor, ReduceOp op) {
   const std::string what = std::string("all_reduce(") + reduce_name(op) + ")";
   impl_->check_tensor(what, tensor, "input");
+  impl_->tally("all_reduce", tensor);
   c10d::AllreduceOptions opts;
   opts.reduceOp = to_c10d(op);
   if (impl_->legacy_gloo() && tensor.scalar_type() == at::kBFloat16) {
@@ -223,6 +238,7 @@ void Communicator::all_gather(at::Tensor& out, const at::Tensor& in) {
   const std::string op = "all_gather";
   impl_->check_tensor(op, in, "input");
   impl_->check_tensor(op, out, "output");
+  impl_->tally("all_gather", in);
   if (out.numel() != in.numel() * size() || out.scalar_type() != in.scalar_type())
     throw CommError(impl_->where(op) + ": output must hold size x input elements of the same dtype");
   at::Tensor out_view = impl_->bytes_view(out);
@@ -241,6 +257,7 @@ void Communicator::reduce_scatter_sum(at::Tensor& out, const at::Tensor& in) {
   const std::string op = "reduce_scatter(sum)";
   impl_->check_tensor(op, in, "input");
   impl_->check_tensor(op, out, "output");
+  impl_->tally("reduce_scatter", in);
   if (in.numel() != out.numel() * size() || out.scalar_type() != in.scalar_type())
     throw CommError(impl_->where(op) + ": input must hold size x output elements of the same dtype");
   if (impl_->legacy_gloo()) {
@@ -260,6 +277,7 @@ void Communicator::all_to_all(at::Tensor& out, const at::Tensor& in,
   const std::string op = "all_to_all";
   impl_->check_tensor(op, in, "input");
   impl_->check_tensor(op, out, "output");
+  impl_->tally("all_to_all", in);
   if (out_splits.empty() != in_splits.empty())
     throw CommError(impl_->where(op) + ": give both split lists or neither");
   if (!out_splits.empty() &&
@@ -275,6 +293,7 @@ void Communicator::all_to_all(at::Tensor& out, const at::Tensor& in,
 void Communicator::send(const at::Tensor& tensor, int dst, int tag) {
   const std::string op = "send(to " + std::to_string(dst) + ", tag " + std::to_string(tag) + ")";
   impl_->check_tensor(op, tensor, "input");
+  impl_->tally("send", tensor);
   std::vector<at::Tensor> tensors{impl_->bytes_view(tensor)};
   impl_->run(op, [&] { return impl_->pg->send(tensors, dst, tag); });
 }
@@ -282,6 +301,7 @@ void Communicator::send(const at::Tensor& tensor, int dst, int tag) {
 void Communicator::recv(at::Tensor& tensor, int src, int tag) {
   const std::string op = "recv(from " + std::to_string(src) + ", tag " + std::to_string(tag) + ")";
   impl_->check_tensor(op, tensor, "output");
+  impl_->tally("recv", tensor);
   std::vector<at::Tensor> tensors{impl_->bytes_view(tensor)};
   impl_->run(op, [&] { return impl_->pg->recv(tensors, src, tag); });
 }

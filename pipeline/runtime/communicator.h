@@ -7,6 +7,7 @@
 
 #include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
+#include <c10/core/ScalarType.h>
 
 #include <chrono>
 #include <memory>
@@ -36,6 +37,15 @@ struct CommOptions {
   // Gloo transport: an interface name (GLOO_SOCKET_IFNAME) or a hostname to bind to.
   std::string gloo_interface;
   std::string gloo_hostname = "127.0.0.1";
+};
+
+// What a group's collectives carried, per verb and element type (the dtype of the caller's
+// tensor, before any backend workaround): the evidence for the collective-precision check.
+struct CollectiveTally {
+  std::string verb;  // "all_reduce", "all_to_all", ...
+  c10::ScalarType dtype = c10::ScalarType::Undefined;
+  int64_t calls = 0;
+  int64_t elements = 0;
 };
 
 class Communicator {
@@ -80,6 +90,8 @@ class Communicator {
 
   // Host time spent blocked in this group's collectives since creation.
   double host_seconds_in_collectives() const;
+  // Every collective since creation, by verb and dtype (host bookkeeping only).
+  const std::vector<CollectiveTally>& collective_tallies() const;
 
  private:
   struct Impl;

@@ -99,7 +99,13 @@ at::Tensor GlmImageDiT::row_parallel_linear(const at::Tensor& x, const std::stri
                                             const DitParallelism* parallel) const {
   if (tp_size_ == 1) return linear(x, prefix);
   at::Tensor partial = at::linear(x, p(prefix + ".weight"));
-  parallel->tp->all_reduce(partial);
+  if (parallel->fault_fp16_all_reduce) {
+    at::Tensor wire = partial.to(at::kHalf);
+    parallel->tp->all_reduce(wire);
+    partial = wire.to(x.scalar_type());
+  } else {
+    parallel->tp->all_reduce(partial);
+  }
   return partial + p(prefix + ".bias");
 }
 

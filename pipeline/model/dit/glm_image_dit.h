@@ -31,6 +31,8 @@ struct DitParallelism {
   // Joint attention over the SP group; the inputs are then this rank's band (latents, prior ids,
   // rotary rows, see SpShardPlan). Null: local attention over the whole sequence.
   const SequenceParallelAttention* sp = nullptr;
+  // Fault `tp-allreduce-fp16`: the row-parallel all-reduce carries fp16.
+  bool fault_fp16_all_reduce = false;
 };
 
 struct DiTInputs {
