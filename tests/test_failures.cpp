@@ -1,9 +1,10 @@
 // Every way a rank can fail — killed, exiting, throwing, stalled, frozen — on GLM-Image's real
-// stages (the AR stage with its main-rank hand-off, and between two denoise steps), on 2, 3 and 4
-// CPU ranks: each run ends with exit 3, names the failed rank and its stage, stays within its
+// stages (the AR stage with its main-rank hand-off, and between two denoise steps), on 2 and 4 CPU
+// ranks (and a kill, a stall and a denoise-step failure on 3): each run ends with exit 3, names the failed rank and its stage, stays within its
 // time bound, and leaves no rank process behind.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,7 @@ std::vector<FailureCase> failure_cases() {
   const std::vector<std::pair<std::string, std::vector<std::string>>> worlds = {
       {"Two", kTwo}, {"Three", kThree}, {"Four", kFour}};
   for (const auto& [world, layout] : worlds) {
+    const size_t first_of_world = cases.size();
     const int last = std::stoi(layout[1]) - 1;
     const std::string r = std::to_string(last);
     // The AR stage: rank 0 fails after two tokens while the others wait on the store for it.
@@ -67,6 +69,15 @@ std::vector<FailureCase> failure_cases() {
                      {still_running(last, kDenoising)}});
     cases.push_back({"FreezeBetweenDenoiseSteps" + world, layout, "freeze:" + r + ":" + kDenoising + "@1",
                      {still_running(last, kDenoising)}});
+    // 3 ranks (a ring of three, an odd world): one kill, one stall and one failure between denoise
+    // steps; the whole matrix runs on 2 and 4 ranks (CI's time budget).
+    if (world == "Three")
+      cases.erase(std::remove_if(cases.begin() + first_of_world, cases.end(),
+                                 [](const FailureCase& c) {
+                                   return c.name != "KillMainRankInsideArThree" && c.name != "StallWaitingRankInArThree" &&
+                                          c.name != "KillBetweenDenoiseStepsThree";
+                                 }),
+                  cases.end());
   }
   return cases;
 }
