@@ -8,18 +8,13 @@
 
 #include "harness/caching/cache_schedule.h"
 #include "harness/checks/output_comparison.h"
+#include "harness/io/number_text.h"
 #include "pipeline/cache/cache_dit_releases.h"
 #include "pipeline/runtime/posix_fs.h"
 
 namespace glmh {
 
 namespace {
-
-std::string fixed(double v, int digits) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.*f", digits, v);
-  return text;
-}
 
 // PSNR and SSIM of run `a`'s image against `b_dir`'s; nullopt-like (NaN) when either is missing.
 struct ImageScores {
@@ -44,9 +39,9 @@ CheckResult image_gate(const std::string& name, const ImageScores& s, double min
   if (!s.missing.empty()) return CheckResult::not_applicable(name, "no image to compare: " + s.missing);
   const bool passed = s.psnr > min_psnr && s.ssim > min_ssim;
   return CheckResult::pass_or_fail(name, passed, s.psnr, min_psnr,
-                                   "PSNR " + (std::isinf(s.psnr) ? std::string("inf") : fixed(s.psnr, 2)) + " dB, SSIM " +
-                                       fixed(s.ssim, 4) + " against " + against + " (gates: PSNR > " + fixed(min_psnr, 0) +
-                                       " dB, SSIM > " + fixed(min_ssim, 2) + ")");
+                                   "PSNR " + (std::isinf(s.psnr) ? std::string("inf") : number_text(s.psnr, "%.2f")) + " dB, SSIM " +
+                                       number_text(s.ssim, "%.4f") + " against " + against + " (gates: PSNR > " + number_text(min_psnr, "%.0f") +
+                                       " dB, SSIM > " + number_text(min_ssim, "%.2f") + ")");
 }
 
 void record(ScenarioOutcome& o, CheckResult check) {

@@ -38,11 +38,12 @@ double CacheSchedule::ideal_speedup(bool branches_in_parallel) const {
   const DbCacheConfig config = parse_cache_profile(profile).config;
   const double cached_cost = double(std::min<int64_t>(config.fn + config.bn, dit_layers)) / double(dit_layers);
   double uncached = 0, cached = 0;
-  const at::Tensor hits = decisions.hits.contiguous();
+  const at::Tensor hits_tensor = decisions.hits.contiguous();
+  const auto hits = hits_tensor.accessor<int64_t, 2>();
   for (int64_t s = 0; s < hits.size(1); ++s) {
     double step_uncached = 0, step_cached = 0;
     for (int64_t b = 0; b < hits.size(0); ++b) {
-      const int64_t h = hits[b][s].item<int64_t>();
+      const int64_t h = hits[b][s];
       if (h < 0) continue;
       const double cost = h == 1 ? cached_cost : 1.0;
       step_uncached = branches_in_parallel ? std::max(step_uncached, 1.0) : step_uncached + 1.0;

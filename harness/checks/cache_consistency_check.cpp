@@ -1,4 +1,5 @@
 #include "harness/checks/cache_consistency_check.h"
+#include "harness/io/number_text.h"
 
 #include <ATen/ATen.h>
 
@@ -15,12 +16,7 @@ namespace {
 
 const char* branch_name(int b) { return b == 0 ? "cond" : "uncond"; }
 
-std::string number(double v) {
-  if (std::isnan(v)) return "none";
-  char text[32];
-  std::snprintf(text, sizeof text, "%.6g", v);
-  return text;
-}
+std::string number(double v) { return std::isnan(v) ? "none" : number_text(v, "%.6g"); }
 
 bool same(double a, double b) { return (std::isnan(a) && std::isnan(b)) || a == b; }
 

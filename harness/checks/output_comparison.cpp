@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "pipeline/checkpoint/safetensors.h"
+#include "harness/io/number_text.h"
 #include "harness/io/png_image.h"
 
 namespace glmh {
@@ -17,11 +18,6 @@ bool ends_with(const std::string& s, const std::string& tail) {
   return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
 }
 
-std::string number(double v) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.4g", v);
-  return text;
-}
 
 }  // namespace
 
@@ -64,10 +60,10 @@ void fill_metrics(OutputComparison& c, const at::Tensor& a, const at::Tensor& b,
 }  // namespace
 
 std::string OutputComparison::summary() const {
-  std::string s = "max abs " + number(max_abs_error) + ", rel " + number(relative_max_error) + ", NMSE " +
-                  number(nmse) + ", cosine " + number(cosine) + ", PSNR " +
-                  (std::isinf(psnr_db) ? std::string("inf") : number(psnr_db) + " dB");
-  if (!std::isnan(ssim)) s += ", SSIM " + number(ssim);
+  std::string s = "max abs " + number_text(max_abs_error, "%.4g") + ", rel " + number_text(relative_max_error, "%.4g") + ", NMSE " +
+                  number_text(nmse, "%.4g") + ", cosine " + number_text(cosine, "%.4g") + ", PSNR " +
+                  (std::isinf(psnr_db) ? std::string("inf") : number_text(psnr_db, "%.4g") + " dB");
+  if (!std::isnan(ssim)) s += ", SSIM " + number_text(ssim, "%.4g");
   return s;
 }
 

@@ -9,16 +9,12 @@
 #include "pipeline/runtime/rank_context.h"
 #include "harness/checks/output_comparison.h"
 #include "harness/checks/rank_gather.h"
+#include "harness/io/number_text.h"
 
 namespace glmh {
 
 namespace {
 
-std::string number(double v) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.3g", v);
-  return text;
-}
 
 // Index of the worst value (max when `larger_is_worse`).
 int worst_rank(const std::vector<double>& values, bool larger_is_worse) {
@@ -26,16 +22,6 @@ int worst_rank(const std::vector<double>& values, bool larger_is_worse) {
   for (int r = 1; r < int(values.size()); ++r)
     if (larger_is_worse ? values[r] > values[worst] : values[r] < values[worst]) worst = r;
   return worst;
-}
-
-}  // namespace
-
-namespace {
-
-std::string ssim_text(double v) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.6f", v);
-  return text;
 }
 
 }  // namespace
@@ -83,7 +69,7 @@ std::vector<CheckResult> output_parity_checks(const at::Tensor& latents, const a
     const int w = worst_rank(all, true);
     results.push_back(CheckResult::pass_or_fail(
         "output_parity", all[w] <= thresholds.latent_tolerance, all[w], thresholds.latent_tolerance,
-        same_shape ? "max |latents - single-rank| / max |single-rank| = " + number(all[w]) + " (worst on rank " +
+        same_shape ? "max |latents - single-rank| / max |single-rank| = " + number_text(all[w], "%.3g") + " (worst on rank " +
                          std::to_string(w) + ")"
                    : shapes));
   } else {
@@ -120,9 +106,9 @@ std::vector<CheckResult> output_parity_checks(const at::Tensor& latents, const a
     // SSIM is undefined (NaN) for images below the 11-pixel window: PSNR alone decides then.
     const bool ssim_ok = std::isnan(ssim) || ssim >= thresholds.min_ssim;
     const std::string detail = "PSNR(image, single-rank image) = " +
-                               (std::isinf(psnr) ? "inf (identical)" : number(psnr) + " dB") + ", SSIM " +
-                               (std::isnan(ssim) ? std::string("n/a") : ssim_text(ssim)) + " (least: " +
-                               number(thresholds.min_psnr_db) + " dB, " + number(thresholds.min_ssim) + ")";
+                               (std::isinf(psnr) ? "inf (identical)" : number_text(psnr, "%.3g") + " dB") + ", SSIM " +
+                               (std::isnan(ssim) ? std::string("n/a") : number_text(ssim, "%.6f")) + " (least: " +
+                               number_text(thresholds.min_psnr_db, "%.3g") + " dB, " + number_text(thresholds.min_ssim, "%.3g") + ")";
     results.push_back(
         CheckResult::pass_or_fail(name, psnr >= thresholds.min_psnr_db && ssim_ok, psnr, thresholds.min_psnr_db, detail));
   }

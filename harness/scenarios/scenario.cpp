@@ -1,3 +1,4 @@
+#include "harness/io/number_text.h"
 #include "harness/scenarios/scenario.h"
 
 #include <algorithm>
@@ -7,16 +8,6 @@
 #include <iterator>
 
 namespace glmh {
-
-namespace {
-
-std::string number_text(double v) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.17g", v);
-  return text;
-}
-
-}  // namespace
 
 std::vector<std::string> Scenario::run_arguments() const {
   std::vector<std::string> a = {"--model", model, "--prompt", prompt, "--height", std::to_string(height), "--width",
