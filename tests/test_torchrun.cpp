@@ -13,9 +13,11 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <future>
 #include <map>
 #include <memory>
 #include <sstream>
+#include <thread>
 
 #include "pipeline/runtime/communicator.h"
 #include "pipeline/runtime/rendezvous.h"
@@ -156,6 +158,7 @@ time.sleep(600)
   }
   int libuv_port() const { return libuv_port_; }
   int classic_port() const { return classic_port_; }
+  pid_t pid() const { return process_->pid(); }
 
  private:
   int libuv_port_, classic_port_;
@@ -226,6 +229,21 @@ TEST_F(TorchrunTest, ProbeRecognisesTorchsStoreWithAndWithoutLibuv) {
     client.set("glmh/from-cpp", "hello from glmh");
     EXPECT_EQ(client.get("py/echo", 10s), "hello from glmh");
   }
+}
+
+TEST_F(TorchrunTest, ProbeRecognisesALibuvStoreThatReadsTheWholeProbeAtOnce) {
+  // A server that accepts late (stopped here, loaded in CI) finds the probe's first byte and the
+  // rest in one read; libuv's store then waits for more bytes before it parses them as a request.
+  REQUIRE_TORCH_PYTHON(t);
+  TorchServedStores& stores = torch_stores(t.python);
+  ASSERT_EQ(probe_store_wire("127.0.0.1", stores.libuv_port(), 60s), StoreWire::Validated);  // it is up
+  ASSERT_EQ(::kill(stores.pid(), SIGSTOP), 0);
+  const auto start = std::chrono::steady_clock::now();
+  auto probe = std::async(std::launch::async, [&] { return probe_store_wire("127.0.0.1", stores.libuv_port(), 20s); });
+  std::this_thread::sleep_for(700ms);  // the probe's first byte and the eight after it are both sent by now
+  ::kill(stores.pid(), SIGCONT);
+  EXPECT_EQ(probe.get(), StoreWire::Validated);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
 }
 
 TEST_F(TorchrunTest, AStoreThatNeverAnswersFailsTheRanksWithinTheTimeout) {

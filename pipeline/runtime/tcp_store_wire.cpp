@@ -208,19 +208,38 @@ StoreWire probe_store_wire(const std::string& host, int port, std::chrono::milli
   // 2. Eight zero bytes. The libuv server parses everything it kept again, now as a regular
   //    request: WAIT for zero keys, answered with one STOP_WAITING byte. An old server that was
   //    merely slow answers the count (8 bytes) first.
-  send_all(s.get(), Bytes(8, 0), deadline, where);
-  Bytes answer = receive_some(s.get(), 8, deadline, where);
-  if (answer.empty()) throw StoreWireError("store " + where + " closed the connection while its protocol was probed");
-  if (answer.size() == 1) {
-    // An 8-byte count could in principle arrive split; give the rest a moment.
-    const auto grace = std::min(Clock::now() + std::chrono::milliseconds(100), deadline);
-    if (wait_for(s.get(), POLLIN, grace)) return StoreWire::Unvalidated;
-    if (answer[0] != kStopWaiting)
-      throw StoreWireError("store " + where + " answered the protocol probe with an unexpected byte " +
-                           std::to_string(answer[0]));
-    return StoreWire::Validated;
+  //    The libuv server only re-parses when new bytes arrive: one that read the first byte
+  //    together with these (it accepted late, e.g. under load) has nothing left to read and stays
+  //    silent. So while no answer comes, another whole WAIT for zero keys follows, each after a
+  //    longer wait; every one of them is answered with one byte.
+  Bytes request(8, 0);
+  int requests = 1;
+  auto patience = std::chrono::milliseconds(200);
+  for (;;) {
+    send_all(s.get(), request, deadline, where);
+    if (wait_for(s.get(), POLLIN, std::min(Clock::now() + patience, deadline))) break;
+    if (remaining_ms(deadline) == 0) throw StoreWireError("store " + where + ": no answer (timed out)");
+    request.assign(9, 0);
+    request[0] = kValidatedCommands.wait;
+    ++requests;
+    patience *= 2;
   }
-  return StoreWire::Unvalidated;
+  Bytes answer;
+  for (;;) {
+    const Bytes part = receive_some(s.get(), 64, deadline, where);
+    if (part.empty()) break;
+    answer.insert(answer.end(), part.begin(), part.end());
+    // An 8-byte count could in principle arrive split; give the rest a moment.
+    if (answer.size() >= 8) break;
+    if (!wait_for(s.get(), POLLIN, std::min(Clock::now() + std::chrono::milliseconds(100), deadline))) break;
+  }
+  if (answer.empty()) throw StoreWireError("store " + where + " closed the connection while its protocol was probed");
+  if (answer.size() >= 8) return StoreWire::Unvalidated;
+  for (const std::uint8_t byte : answer)
+    if (byte != kStopWaiting || static_cast<int>(answer.size()) > requests)
+      throw StoreWireError("store " + where + " answered the protocol probe with an unexpected byte " +
+                           std::to_string(byte));
+  return StoreWire::Validated;
 }
 
 StoreWireClient::StoreWireClient(const std::string& host, int port, StoreWire wire,
