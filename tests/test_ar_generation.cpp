@@ -8,6 +8,7 @@
 #include "pipeline/checkpoint/component_checkpoint.h"
 #include "pipeline/model/ar/ar_generation.h"
 #include "pipeline/model/ar/ar_kv_cache.h"
+#include "pipeline/model/ar/ar_teacher_forcing.h"
 #include "pipeline/model/ar/glm_image_text_model.h"
 #include "pipeline/model/ar/token_sampler.h"
 
@@ -114,6 +115,34 @@ TEST_F(ArGenerationTest, CachedDecodingEqualsTheFullCausalForward) {
   EXPECT_EQ(cache.length(), all_ids.size(1));
   testing::expect_parity(at::cat(steps, 1), full, "cached hidden states");
   EXPECT_THROW(model_.hidden_states(prompt, pos.prefill.unsqueeze(1), &cache), std::invalid_argument);
+}
+
+TEST_F(ArGenerationTest, TeacherForcingGivesTheLogitsEachTokenWasDrawnFrom) {
+  // The first-divergence analysis rests on this: fed a generation's own tokens, the model gives
+  // bit for bit the logits each was drawn from, so the same draws pick the same tokens, in fp32
+  // and in bf16 (where any other path's rounding would flip near ties).
+  const at::Tensor prompt = io_->tensor("t2i_input_ids");
+  const auto grids = grids_of(io_->tensor("t2i_image_grid_thw"));
+  for (const auto dtype : {at::kFloat, at::kBFloat16}) {
+    SCOPED_TRACE(c10::toString(dtype));
+    const GlmImageTextModel model = GlmImageTextModel::load(checkpoint_, c10::Device(c10::kCPU), dtype);
+    ArGenerationOptions options;
+    options.seed = 7;
+    options.sampling.temperature = 1.0;
+    options.sampling.top_p = 1.0;  // the flattest distribution: the most near ties
+    const at::Tensor generated = generate_image_tokens(model, ids_, prompt, grids, options).generated;
+    const int64_t total = generated.size(1);
+    const at::Tensor logits = teacher_forced_logits(model, ids_, prompt, grids, generated, total);
+    ASSERT_EQ(logits.size(0), total);
+    const at::Tensor draws = sampling_uniforms(options.seed, total, c10::Device(c10::kCPU));
+    for (int64_t j = 0; j < total; ++j) {
+      const int64_t allowed = j < total - 1 ? ids_.codebook_size : 0;
+      const at::Tensor pick = select_tokens(logits[j].unsqueeze(0).clone(), draws.narrow(0, j, 1), options.sampling, allowed);
+      ASSERT_EQ(pick[0].item<int64_t>(), generated[0][j].item<int64_t>()) << "token " << j;
+    }
+    // A prefix only: the rows are the same.
+    EXPECT_TRUE(at::equal(teacher_forced_logits(model, ids_, prompt, grids, generated, 3), logits.narrow(0, 0, 3)));
+  }
 }
 
 TEST_F(ArGenerationTest, TheKvCacheRefusesToOverflow) {

@@ -56,11 +56,17 @@ void InRunChecks::attach(GlmImageRunOptions& options, ExecutorHooks& hooks) {
         if (stage.name() != ar_done_stage_) return;
         results_.push_back(request_equality_check(r.serialize(), c, compare_timings_));
         const at::Tensor tokens = r.has(field::kPriorTokenId) ? r.tensor(field::kPriorTokenId) : at::Tensor();
-        bool stop = false;
-        results_.push_back(token_equality_check(tokens, reference_tokens_, c, &stop));
+        TokenReference reference = reference_tokens_;
+        if (explain_) reference.explain = [&] { return explain_(r, c); };
+        TokenEqualityOutcome outcome;
+        results_.push_back(token_equality_check(tokens, reference, c, &outcome));
         // Every rank has the same verdict. A rank without tokens cannot denoise, and tokens other
         // than the single-rank run's can only give another image: stop every rank here.
-        if (stop) throw RunStopped("the prior tokens are wrong: " + results_.back().detail);
+        if (outcome.stop) throw RunStopped("the prior tokens are wrong: " + results_.back().detail);
+        if (outcome.use_reference_tokens) {
+          r.set_tensor(field::kPriorTokenId, reference_tokens_.tokens.to(tokens.device(), tokens.scalar_type()));
+          if (reference_generated_.defined()) r.set_tensor(field::kGeneratedIds, reference_generated_.to(tokens.device()));
+        }
       }});
 }
 

@@ -23,6 +23,7 @@ struct ParityReference {
   at::Tensor latents;       // fp32 [1, 16, H', W']
   at::Tensor image;         // uint8 [H, W, 3]; may be undefined
   at::Tensor prior_tokens;  // int64 prior_token_id; may be undefined
+  at::Tensor generated_ids;  // int64 ar_generated_ids (every token the AR generated); may be undefined
 };
 
 struct ParityThresholds {

@@ -9,6 +9,7 @@
 #include "harness/launch/local_launcher.h"
 #include "harness/launch/multi_rank_command.h"
 #include "harness/run/run_rank.h"
+#include "harness/run/run_reference.h"
 #include "harness/run/run_settings.h"
 #include "pipeline/model/model_source.h"
 #include "pipeline/runtime/posix_fs.h"
@@ -121,12 +122,20 @@ int run_command(const std::vector<std::string>& raw_args) {
   }
   auto rank_main = [&](RankContext& ctx, const RankEnvironment&) { return run_rank_main(ctx, args, settings); };
 
-  // The launcher of a multi-rank run without --reference runs the single-rank run first.
-  if (!env && degrees_from(args).world_size > 1 && !args.given("reference")) {
+  // A multi-rank run without --reference compares with the golden of its request, else its
+  // launcher runs the single-rank run first (made by the binary under test: the reports say so).
+  const std::string golden = degrees_from(args).world_size > 1 && !args.given("reference")
+                                 ? matching_golden(args, args.str("golden"))
+                                 : "";
+  if (!golden.empty()) {
+    if (!env) RankLog().info("run: the single-rank reference is the golden ", golden);
+    main_args.insert(main_args.end(), {"--reference", golden});
+    args = CliArgs::parse("run", specs, main_args);
+  } else if (!env && degrees_from(args).world_size > 1 && !args.given("reference")) {
     const std::string reference_dir = settings.out + "/reference";
     std::vector<std::string> single = without_options(
         raw_args, {"world-size", "tp", "sp", "ulysses", "ring", "cfg", "fault", "inject", "ar-strategy", "out",
-                   "reference", "latent-tolerance", "min-cosine", "min-psnr"}, specs);
+                   "reference", "golden", "latent-tolerance", "min-cosine", "min-psnr", "min-ssim"}, specs);
     single.insert(single.end(), {"--out", reference_dir});
     RankLog().info("run: the single-rank reference first, into ", reference_dir);
     const CliArgs single_args = CliArgs::parse("run", specs, single);

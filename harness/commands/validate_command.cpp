@@ -17,7 +17,8 @@ namespace {
 std::vector<OptionSpec> validate_option_specs() {
   return {
       {"scenarios", "FILE", "the scenario file (scenarios/README.md)", ""},
-      {"golden", "DIR", "golden store: single-rank outputs per reference key (default: computed first)", ""},
+      {"golden", "DIR", "golden store: single-rank outputs per reference key; a request without a golden there, or "
+                        "every request with none, has its single-rank run computed first", "golden/scenarios"},
       {"filter", "REGEX", "only the scenarios whose name matches", ""},
       {"list", "", "list the selected scenarios and exit", ""},
       {"out", "DIR", "report directory (default: reports/<run-id>)", ""},
@@ -39,8 +40,8 @@ int validate_command(const std::vector<std::string>& raw_args) {
       std::cout << CliArgs::help_text(
           "validate",
           "Runs every scenario of a scenario file with glmh run and all its checks, each against\n"
-          "the single-rank run of the same request (from --golden, or computed first, once per\n"
-          "request). A scenario with expect=pass passes when every check passes; one with\n"
+          "the single-rank run of the same request (its golden in --golden, else computed first by\n"
+          "this binary, once per request; the reports say which). A scenario with expect=pass passes when every check passes; one with\n"
           "expect=detect only when its fault was detected. Writes results.csv, summary.md,\n"
           "report.html and junit.xml into --out.",
           specs);

@@ -279,13 +279,14 @@ std::string report_html(const ReportContext& context, const std::vector<Scenario
   if (!tables.empty())
     h << "<h2>Performance</h2>\n" << figure_tables_html(tables);
   h << "<h2>Scenarios</h2>\n<table><tr><th>scenario</th><th>layout</th><th>AR</th><th>fault</th>"
-       "<th>expect</th><th>verdict</th><th>why</th><th>seconds</th></tr>\n";
+       "<th>expect</th><th>verdict</th><th>why</th><th>seconds</th><th>single-rank reference</th></tr>\n";
   for (const auto& o : outcomes) {
     const Scenario& s = o.scenario;
     h << "<tr><td>" << escape_markup(s.name) << "</td><td>" << escape_markup(s.layout_text()) << "</td><td>"
       << escape_markup(s.ar_strategy) << "</td><td>" << escape_markup(s.fault) << "</td><td>" << s.expect
       << "</td><td class=\"" << (o.passed ? "pass\">pass" : "fail\">FAIL") << "</td><td class=\"text\">" << escape_markup(o.reason)
-      << "</td><td>" << std::fixed << std::setprecision(1) << o.seconds << "</td></tr>\n";
+      << "</td><td>" << std::fixed << std::setprecision(1) << o.seconds << "</td><td class=\"text\">"
+      << escape_markup(o.reference_origin.empty() ? "none" : o.reference_origin) << "</td></tr>\n";
   }
   // Every check, failures first (as in summary.md).
   h << "</table>\n<h2>Checks</h2>\n<table><tr><th>scenario</th><th>check</th><th>status</th><th>value</th>"

@@ -91,6 +91,7 @@ std::string report_data_json(const ReportContext& context, const std::vector<Sce
     e["seconds"] = o.seconds;
     e["run_dir"] = o.run_dir;
     e["reference_dir"] = o.reference_dir;
+    e["reference_origin"] = o.reference_origin;
     for (const auto& c : o.checks)
       e["checks"].push_back({{"name", c.name}, {"status", status_name(c.status)}, {"value", number_json(c.value)},
                              {"threshold", number_json(c.threshold)}, {"detail", c.detail}});
@@ -120,6 +121,7 @@ void read_report_data(const std::string& path, ReportContext& context, std::vect
       o.seconds = e.at("seconds");
       o.run_dir = e.at("run_dir");
       o.reference_dir = e.value("reference_dir", "");
+      o.reference_origin = e.value("reference_origin", "");
       for (const auto& c : e.value("checks", nlohmann::json::array()))
         o.checks.push_back({c.at("name"), status_of(c.at("status"), path), number_from(c.at("value")),
                             number_from(c.at("threshold")), c.at("detail")});

@@ -20,6 +20,7 @@ struct ScenarioOutcome {
   double seconds = 0;         // wall clock of the whole run (launch, load, stages, checks)
   std::string run_dir;        // the scenario's glmh run --out
   std::string reference_dir;  // the single-rank run it was compared with ("" when none)
+  std::string reference_origin;  // where that came from (reference_origin.h); "" when none
   std::vector<CheckResult> checks;
   std::vector<std::pair<std::string, double>> stage_seconds;  // stage -> seconds, max over ranks
   // Figures in order (glmh bench, glmh cache-diff), e.g. "glm_image.denoising:p50" (s),

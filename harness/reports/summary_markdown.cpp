@@ -29,6 +29,10 @@ std::string summary_markdown(const ReportContext& context, const std::vector<Sce
        << " | " << (o.passed ? "pass" : "**FAIL**") << " | " << md_cell(o.reason) << " | " << std::fixed
        << std::setprecision(1) << o.seconds << " |\n";
   }
+  // Where each single-rank reference came from: one the binary under test computed shares its bugs.
+  md << "\n## References\n\n| scenario | single-rank reference |\n|---|---|\n";
+  for (const auto& o : outcomes)
+    md << "| " << o.scenario.name << " | " << md_cell(o.reference_origin.empty() ? "none" : o.reference_origin) << " |\n";
   // Every check of every scenario, failures first.
   md << "\n## Checks\n\n| scenario | check | status | value | threshold | detail |\n|---|---|---|---|---|---|\n";
   for (const bool failures : {true, false})

@@ -9,6 +9,7 @@
 #include "harness/cli/glm_image_cli.h"
 #include "harness/io/report_files.h"
 #include "harness/reports/report_writers.h"
+#include "harness/run/run_reference.h"
 #include "harness/scenarios/scenario_runner.h"
 #include "pipeline/checkpoint/safetensors.h"
 #include "pipeline/glm_image/glm_image_models.h"
@@ -57,19 +58,7 @@ void write_bench_json(const std::string& dir, const RunSettings& settings, const
 
 // This run as a scenario of its own, for the report writers.
 Scenario scenario_of_run(const CliArgs& args, const RunSettings& settings, const ParallelLayout& layout) {
-  Scenario s;
-  s.name = "run";
-  s.model = args.str("model");
-  s.task = args.given("image") ? "i2i" : "t2i";
-  s.image = args.str("image");
-  s.prompt = args.str("prompt");
-  s.height = int(args.integer("height", 32));
-  s.width = int(args.integer("width", 32));
-  s.steps = int(args.integer("steps", 1));
-  s.guidance = args.real("guidance");
-  s.seed = args.integer("seed", 0);
-  s.dtype = args.str("dtype");
-  s.device = args.str("device");
+  Scenario s = request_scenario_of(args);
   s.world_size = layout.world_size();
   s.tp = layout.tp();
   s.sp = layout.sp();
@@ -78,7 +67,6 @@ Scenario scenario_of_run(const CliArgs& args, const RunSettings& settings, const
   s.cfg = layout.cfg();
   s.ar_strategy = ar_strategy_name(settings.strategy);
   s.fault = fault_name(settings.fault);
-  s.cache = args.str("cache");
   return s;
 }
 
@@ -103,6 +91,7 @@ void write_run_directory(const std::string& dir, RankContext& ctx, const CliArgs
   outcome.seconds = record.seconds;
   outcome.run_dir = dir;
   outcome.reference_dir = args.str("reference");
+  outcome.reference_origin = reference_origin(outcome.reference_dir);
   outcome.checks = record.checks;
   outcome.stage_seconds = record.stage_seconds;
   const std::string run_id = dir.substr(dir.find_last_of('/') + 1);

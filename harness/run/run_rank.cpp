@@ -8,11 +8,13 @@
 #include <cstdio>
 #include <iostream>
 
+#include "harness/checks/ar_first_divergence.h"
 #include "harness/checks/cache_consistency_check.h"
 #include "harness/checks/collective_precision_check.h"
 #include "harness/checks/in_run_checks.h"
 #include "harness/cli/exit_codes.h"
 #include "harness/run/run_outputs.h"
+#include "harness/run/run_reference.h"
 #include "harness/run/run_setup.h"
 #include "pipeline/executor/parallel_executor.h"
 #include "pipeline/glm_image/glm_image_stages.h"
@@ -66,6 +68,8 @@ int run_rank_main(RankContext& ctx, const CliArgs& args, const RunSettings& sett
                    settings.inject.none() ? "" : "; inject " + args.str("inject"),
                    settings.cache.enabled ? "; cache " + settings.cache.describe() : "");
 
+  if (ctx.rank() == 0 && args.given("reference"))
+    ctx.log().info("single-rank reference: ", reference_origin(args.str("reference")));
   GlmImageRunOptions options;
   options.ar_strategy = settings.strategy;
   options.fault = settings.fault;
@@ -76,12 +80,26 @@ int run_rank_main(RankContext& ctx, const CliArgs& args, const RunSettings& sett
   options.on_denoise_step = chain_progress(settings.inject.progress_hook("glm_image.denoising", ctx.rank()),
                                            terminal_progress(ctx, "denoise steps"));
   const bool ar_from_main_rank = settings.strategy == ArStrategy::MainRank && settings.fault == GlmImageFault::None;
-  TokenReference token_reference{setup.reference.prior_tokens, ""};
+  TokenReference token_reference{setup.reference.prior_tokens, "", {}};
   if (settings.strategy == ArStrategy::Tp && layout.tp() > 1 && setup.models->dtype() == at::kBFloat16)
     token_reference.not_comparable =
         "bf16 tensor-parallel AR (its reductions change the logits in the last bits; sampling may diverge)";
   InRunChecks in_run(/*compare_timings=*/ar_from_main_rank, setup.models->dit().config().attention_head_dim,
                      token_reference);
+  in_run.set_reference_generated_ids(setup.reference.generated_ids);
+  const bool ar_tensor_parallel = settings.strategy == ArStrategy::Tp && layout.tp() > 1;
+  in_run.set_divergence_explainer([&](const Request& r, RankContext& c) -> TokenDivergenceVerdict {
+    if (!setup.reference.generated_ids.defined())
+      return {false, "the single-rank run's prior_tokens.safetensors holds no ar_generated_ids: no divergence analysis"};
+    const at::Tensor mine = r.has(field::kGeneratedIds) ? r.tensor(field::kGeneratedIds) : at::Tensor();
+    try {
+      const ArDivergence d = explain_first_divergence(*setup.models, setup.params, ar_tensor_parallel, mine,
+                                                      setup.reference.generated_ids, c);
+      return {d.numerics, d.describe()};
+    } catch (const std::invalid_argument& e) {
+      return {false, std::string("no divergence analysis: ") + e.what()};
+    }
+  });
   ExecutorHooks hooks = settings.inject.hooks();
   in_run.attach(options, hooks);
   GlmImageStageSet pipeline = make_glm_image_stages(setup.models, options);

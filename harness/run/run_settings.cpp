@@ -21,7 +21,10 @@ std::vector<OptionSpec> run_option_specs() {
        "denoise steps of it", ""},
       {"ar-eager", "", "AR decode step by step from the host instead of replaying a CUDA graph (for comparison)", ""},
       {"reference", "DIR", "the single-rank run to compare with (a glmh run --world-size 1 --out DIR); "
-                           "default: the launcher runs it first into OUT/reference", ""},
+                           "default: the matching golden of --golden, else the launcher runs it first into "
+                           "OUT/reference", ""},
+      {"golden", "DIR", "golden store (glmh golden) whose single-rank run of this request is the reference "
+                        "when --reference is not given; none: always compute it", "golden/scenarios"},
       {"latent-tolerance", "X", "fp32 parity: max |latents - single-rank| / max |single-rank| allowed (default 1e-5)", ""},
       {"min-cosine", "X", "bf16 parity: least cosine of the latents with the single-rank latents (default 0.999)", ""},
       {"min-psnr", "DB", "least PSNR of the image against the single-rank image (default: fp32 60, bf16 30)", ""},

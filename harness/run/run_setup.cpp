@@ -23,6 +23,7 @@ ParityReference read_reference(const std::string& dir) {
     const auto tokens = SafetensorsFile::open(dir + "/prior_tokens.safetensors");
     if (!tokens->contains("prior_token_id")) throw CheckpointError(tokens->path() + ": no tensor 'prior_token_id'");
     ref.prior_tokens = tokens->tensor("prior_token_id").to(at::kLong).clone();
+    if (tokens->contains("ar_generated_ids")) ref.generated_ids = tokens->tensor("ar_generated_ids").to(at::kLong).clone();
   }
   return ref;
 }

@@ -16,6 +16,7 @@
 #include "harness/cli/exit_codes.h"
 #include "pipeline/runtime/posix_fs.h"
 #include "harness/io/report_files.h"
+#include "harness/run/run_reference.h"
 #include "harness/reports/report_writers.h"
 
 namespace glmh {
@@ -151,7 +152,7 @@ std::vector<ScenarioOutcome> run_scenarios(const std::vector<Scenario>& selected
     // The single-rank reference, once per request: from the golden store, else computed.
     if (!references.count(key)) {
       const std::string golden = options.golden + "/" + key;
-      if (!options.golden.empty() && posix_fs::exists(golden + "/latents.safetensors")) {
+      if (!options.golden.empty() && options.golden != "none" && posix_fs::exists(golden + "/latents.safetensors")) {
         references[key] = golden;
       } else {
         const std::string dir = out + "/references/" + key;
@@ -174,6 +175,7 @@ std::vector<ScenarioOutcome> run_scenarios(const std::vector<Scenario>& selected
       run_args.insert(run_args.end(), options.extra_run_args.begin(), options.extra_run_args.end());
       run_args.insert(run_args.end(), {"--reference", references[key], "--out", o.run_dir});
       o.reference_dir = references[key];
+      o.reference_origin = reference_origin(o.reference_dir);
       const ChildResult run = run_glmh_child(run_args, o.run_dir + ".log", limit);
       try {
         if (posix_fs::exists(o.run_dir + "/results.csv")) {

@@ -92,7 +92,6 @@ std::string why_fault_cannot_fire(GlmImageFault fault, const FaultConditions& c)
       return main_rank_ar ? "" : name + " needs --ar-strategy main-rank (the hand-off it breaks)";
     case GlmImageFault::ArSeedFromLayout:
       if (layout.world_size() < 2) return name + " needs more than one rank (one rank is the single-rank run)";
-      if (!main_rank_ar) return name + " needs --ar-strategy main-rank";
       return c.greedy_ar ? name + " cannot change greedy AR decoding (no random stream is used)" : "";
     case GlmImageFault::UlyssesFp16Wire:
       return layout.ulysses() > 1 ? "" : name + " needs ulysses > 1";

@@ -4,10 +4,10 @@
 
 #include <cmath>
 
+#include "pipeline/glm_image/glm_image_ar_inputs.h"
 #include "pipeline/glm_image/glm_image_request.h"
 #include "pipeline/cache/dbcache.h"
 #include "pipeline/executor/request.h"
-#include "pipeline/model/ar/ar_prompt.h"
 #include "pipeline/model/ar/glm_image_image_processor.h"
 #include "pipeline/model/ar/prior_tokens.h"
 #include "pipeline/model/dit/dit_rotary.h"
@@ -23,12 +23,6 @@ namespace glmh {
 namespace {
 
 const auto kLong = at::TensorOptions().dtype(at::kLong);
-
-// The AR prompt of a request (text to image, or image to image with the reference's grid).
-ArPrompt prompt_of(GlmImageModels& m, const GlmImageParams& p, const std::vector<GridThw>& source_grids) {
-  return source_grids.empty() ? build_t2i_prompt(m.tokenizer(), p.prompt, p.height, p.width)
-                              : build_i2i_prompt(m.tokenizer(), p.prompt, p.height, p.width, source_grids);
-}
 
 class GlmImageArStage final : public Stage {
  public:
@@ -57,33 +51,21 @@ class GlmImageArStage final : public Stage {
       p.seed += static_cast<uint64_t>(ctx.rank());
     // ar-seed-from-layout: a launcher that derives the sampler's seed from the layout.
     if (o_.fault == GlmImageFault::ArSeedFromLayout) p.seed += static_cast<uint64_t>(ctx.world_size());
-    const c10::Device device = m_->device();
-    std::vector<GridThw> source_grids;
-    at::Tensor source_vq_ids;
-    if (p.reference_image.defined()) {
-      // The reference's d32 tokens: ViT + VQ, placed into the prompt and, 2x upsampled, the
-      // DiT's prior ids for the reference pass.
-      const ProcessedImage processed = glm_image_preprocess(p.reference_image);
-      source_grids.push_back(processed.grid);
-      source_vq_ids = m_->vision().encode(processed.pixel_values.to(device, m_->dtype()), source_grids).vq_ids;
+    const GlmImageArInputs in = glm_image_ar_inputs(*m_, p);
+    if (in.source_vq_ids.defined()) {
+      // The reference's d32 tokens, 2x upsampled: the DiT's prior ids for the reference pass.
       GenerationPlan reference;
-      reference.target_h = processed.grid[1];
-      reference.target_w = processed.grid[2];
-      r.set_tensor(field::kReferencePriorIds, prior_tokens_from_generated(source_vq_ids, reference));
-    }
-    const ArPrompt prompt = prompt_of(*m_, p, source_grids);
-    at::Tensor input_ids = at::tensor(prompt.input_ids, kLong).view({1, -1}).to(device);
-    if (source_vq_ids.defined()) {
-      const at::Tensor placeholders = input_ids == m_->token_ids().image_token_id;
-      input_ids = input_ids.masked_scatter(placeholders, source_vq_ids.to(at::kLong));
+      reference.target_h = in.source_grids[0][1];
+      reference.target_w = in.source_grids[0][2];
+      r.set_tensor(field::kReferencePriorIds, prior_tokens_from_generated(in.source_vq_ids, reference));
     }
     ArGenerationOptions options;
     options.sampling = p.sampling;
     options.seed = p.seed;
     options.on_token = o_.on_ar_token;
     options.use_cuda_graph = o_.ar_cuda_graph;
-    const ArGeneration gen = generate_image_tokens(m_->ar(), m_->token_ids(), input_ids, prompt.grids, options);
-    const GenerationPlan plan = plan_generation(prompt.grids, source_grids.empty());
+    const ArGeneration gen = generate_image_tokens(m_->ar(), m_->token_ids(), in.input_ids, in.grids, options);
+    const GenerationPlan plan = plan_generation(in.grids, in.source_grids.empty());
     r.set_tensor(field::kGeneratedIds, gen.generated);
     r.set_tensor(field::kPriorTokenId, prior_tokens_from_generated(gen.generated, plan));
   }

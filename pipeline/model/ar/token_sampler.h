@@ -25,6 +25,10 @@ struct SamplingConfig {
 // One uniform in (0, 1] per token to generate, on `device`, from `seed` (CPU mt19937).
 at::Tensor sampling_uniforms(uint64_t seed, int64_t count, const c10::Device& device);
 
+// The cumulative distribution a sampled draw searches: logits [B, V] -> float64 [B, V] after
+// the allowed-id limit, temperature, top-k and top-p (its last column is the total, ~1).
+at::Tensor sampling_cdf(const at::Tensor& logits, const SamplingConfig& config, int64_t allowed = 0);
+
 // logits [B, V], uniform [B] in (0, 1] -> token ids [B] int64. `allowed` > 0 limits the choice to
 // ids below it (the codebook, while a grid is being generated).
 at::Tensor select_tokens(const at::Tensor& logits, const at::Tensor& uniform, const SamplingConfig& config,
