@@ -44,7 +44,7 @@ std::pair<int64_t, double> pick(const at::Tensor& row, double u, const SamplingC
 
 double ar_logit_bound(c10::ScalarType dtype) {
   // Measured floors and margins: docs/checks.md#first-divergence.
-  return dtype == at::kBFloat16 ? 5e-2 : dtype == at::kHalf ? 2e-2 : 1e-4;
+  return dtype == at::kBFloat16 ? 0.1 : dtype == at::kHalf ? 2e-2 : 1e-4;
 }
 
 std::string ArDivergence::describe() const {
