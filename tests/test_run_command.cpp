@@ -12,6 +12,7 @@
 #include "pipeline/runtime/posix_fs.h"
 #include "tests/process_runner.h"
 #include "tests/temp_dir.h"
+#include "tests/text_files.h"
 
 namespace glmh {
 namespace {
@@ -127,10 +128,28 @@ TEST_F(RunCommand, AFaultThatCouldNeverFireIsRefused) {
 
 TEST_F(RunCommand, WithoutAReferenceTheLauncherRunsTheSingleRankRunFirst) {
   const std::string out = dir_->path() + "/self-referenced";
-  const auto r = run_glmh(kWide, {"--world-size", "2", "--sp", "2"}, out);
+  const auto r = run_glmh(kWide, {"--world-size", "2", "--sp", "2", "--golden", "none"}, out);
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_TRUE(posix_fs::exists(out + "/reference/latents.safetensors"));
   EXPECT_EQ(read_results(out + "/results.csv").at("output_parity").first, "pass");
+  // The report says that the binary under test made its own reference.
+  EXPECT_NE(testing::read_text(out + "/summary.md").find("computed by the binary under test"), std::string::npos);
+}
+
+TEST_F(RunCommand, WithoutAReferenceTheMatchingGoldenIsTheReference) {
+  const std::string store = std::string(GLMH_SOURCE_DIR) + "/golden/scenarios";
+  const std::string out = dir_->path() + "/golden-referenced";
+  const auto r = run_glmh(kWide, {"--world-size", "2", "--sp", "2", "--golden", store}, out);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_FALSE(posix_fs::exists(out + "/reference")) << "computed a reference although a golden matches";
+  EXPECT_NE(r.output.find("the single-rank reference is the golden " + store + "/tiny-t2i-64x96-s2-g1.5-seed42-fp32-cpu-"),
+            std::string::npos) << r.output;
+  EXPECT_NE(testing::read_text(out + "/summary.md").find("| run | golden tiny-t2i-64x96-s2-g1.5-seed42-fp32-cpu-"),
+            std::string::npos);
+  // Sampling the key does not cover: no golden matches, the launcher computes the reference.
+  const auto greedy = run_glmh(kWide, {"--world-size", "2", "--sp", "2", "--golden", store, "--greedy"}, out + "-greedy");
+  EXPECT_EQ(greedy.exit_code, 0) << greedy.output;
+  EXPECT_TRUE(posix_fs::exists(out + "-greedy/reference/latents.safetensors"));
 }
 
 }  // namespace

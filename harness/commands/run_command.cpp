@@ -64,7 +64,7 @@ constexpr const char* kRunHelp =
     "checks it: request and token equality across ranks after the AR stage, shard-correct\n"
     "rotary rows covering the same tokens as the latent band and prior ids, and parity with\n"
     "the single-rank run (fp32: max error <= 1e-4 x max |reference|; bf16: latent cosine\n"
-    ">= 0.999 and image PSNR >= 40 dB). Writes the run directory (--out, default\n"
+    ">= 0.999, image PSNR >= 30 dB and SSIM >= 0.98). Writes the run directory (--out, default\n"
     "reports/<run-id>): summary.md, report.html, results.csv, junit.xml, run.json, image.png,\n"
     "latents.safetensors and prior_tokens.safetensors; without --reference, a multi-rank run\n"
     "first makes its single-rank reference in OUT/reference.";
