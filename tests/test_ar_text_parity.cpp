@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "pipeline/checkpoint/component_checkpoint.h"
+#include "tests/config_variant.h"
 #include "tests/parity.h"
 #include "pipeline/model/ar/glm_image_text_model.h"
 
@@ -30,6 +31,37 @@ TEST(ArTextParity, TheCheckCatchesPositionsOnTheWrongAxis) {
   const at::Tensor ref = io->tensor("logits");
   const at::Tensor out = model.forward(io->tensor("input_ids"), flat);
   EXPECT_GT(((out - ref).abs().max() / ref.abs().max()).item<double>(), 1e-3);  // 10x the parity tolerance
+}
+
+// Config fields GLM-Image does not use but the format allows are followed or refused
+// (make_config_variants_golden.py: the same weights under transformers with another config).
+TEST(ArConfigFields, AnotherHiddenActIsFollowed) {
+  testing::TempDir dir;
+  const std::string gelu = testing::component_with_config(dir, kGolden + "/ar_tiny", "gelu",
+                                                          [](nlohmann::json& c) { c["text_config"]["hidden_act"] = "gelu"; });
+  const auto model = GlmImageTextModel::load(ComponentCheckpoint::open(gelu), c10::Device(c10::kCPU), at::kFloat);
+  const auto io = SafetensorsFile::open(kGolden + "/config_variants_io.safetensors");
+  const at::Tensor out = model.forward(io->tensor("ar_input_ids"), io->tensor("ar_position_ids"));
+  testing::expect_parity(out, io->tensor("ar_logits_gelu"), "logits with hidden_act gelu");
+  // What glmh computed before it read the field (SiLU) is far from it.
+  const at::Tensor silu = SafetensorsFile::open(kGolden + "/ar_tiny_io.safetensors")->tensor("logits");
+  EXPECT_GT((out - silu).abs().max().item<double>(), 1e-2);
+}
+
+TEST(ArConfigFields, AValueGlmhCannotComputeIsRefusedNamingTheFileAndField) {
+  testing::TempDir dir;
+  const std::pair<const char*, nlohmann::json> cases[] = {{"hidden_act", "mish"}, {"tie_word_embeddings", true}};
+  for (const auto& [field, value] : cases) {
+    const std::string ckpt = testing::component_with_config(
+        dir, kGolden + "/ar_tiny", field, [&, f = std::string(field)](nlohmann::json& c) { c["text_config"][f] = value; });
+    try {
+      GlmImageTextModel::load(ComponentCheckpoint::open(ckpt), c10::Device(c10::kCPU), at::kFloat);
+      ADD_FAILURE() << field << " = " << value.dump() << " was accepted";
+    } catch (const CheckpointError& e) {
+      EXPECT_NE(std::string(e.what()).find(ckpt + "/config.json"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(std::string("'") + field + "'"), std::string::npos) << e.what();
+    }
+  }
 }
 
 }  // namespace

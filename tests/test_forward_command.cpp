@@ -78,6 +78,29 @@ TEST_F(ForwardCommand, ArPositionsFromImageGridThwEqualExplicitOnes) {
   EXPECT_TRUE(at::equal(with_grid, explicit_pos));
 }
 
+TEST_F(ForwardCommand, ArTakesThePositionShapesUpstreamTakes) {
+  // [batch, seq] (one position for every rotary axis), [3, batch, seq], and [4, batch, seq] with a
+  // plain text row first; other shapes are refused with one line naming the tensor.
+  const auto io = SafetensorsFile::open(kGolden + "/config_variants_io.safetensors");
+  const at::Tensor ids = io->tensor("ar_input_ids"), flat = io->tensor("ar_position_ids_2d");
+  const at::Tensor two_d = run(kGolden + "/ar_tiny", "ar", {{"input_ids", ids}, {"position_ids", flat}}, "logits");
+  testing::expect_parity(two_d, io->tensor("ar_logits_2d_positions"), "ar logits from 2-D position_ids");
+  const at::Tensor grid = io->tensor("ar_position_ids");
+  const at::Tensor four = at::cat({flat.unsqueeze(0), grid}, 0);
+  const at::Tensor four_rows = run(kGolden + "/ar_tiny", "ar", {{"input_ids", ids}, {"position_ids", four}}, "logits");
+  EXPECT_TRUE(at::equal(four_rows, run(kGolden + "/ar_tiny", "ar", {{"input_ids", ids}, {"position_ids", grid}}, "logits")));
+
+  const std::string in = dir_.path() + "/bad.safetensors";
+  for (const at::Tensor& bad : {grid.narrow(0, 0, 2).contiguous(), flat.narrow(1, 0, 5).contiguous(),
+                                at::cat({flat.unsqueeze(0) * 0, grid}, 0)}) {
+    write_safetensors(in, {{"input_ids", ids}, {"position_ids", bad}});
+    const auto r = testing::run_process({GLMH_BINARY, "forward", "--checkpoint", kGolden + "/ar_tiny", "--component", "ar",
+                                         "--inputs", in, "--out", dir_.path() + "/never.safetensors"});
+    EXPECT_EQ(r.exit_code, 2) << r.output;
+    EXPECT_NE(r.output.find("tensor 'position_ids'"), std::string::npos) << r.output;
+  }
+}
+
 TEST_F(ForwardCommand, VisionGivesFeaturesAndIntegerIds) {
   const auto io = SafetensorsFile::open(kGolden + "/vision_tiny_io.safetensors");
   const at::Tensor features = run(kGolden + "/vision_tiny", "vision",

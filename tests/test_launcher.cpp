@@ -146,6 +146,11 @@ TEST_F(GlmhProgram, BadUsageAndRefusedLayoutsExitTwoBeforeAnythingStarts) {
   ProcessResult r = run({"--world-size", "3", "--tp", "2"});
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_TRUE(contains(r.output, "invalid parallel layout: world size 3 != cfg 1 x tp 2 x sp 1 = 2")) << r.output;
+  // Without --reference too: refused before a single-rank reference run could start.
+  r = run_without_reference({"--world-size", "3", "--tp", "2", "--golden", "none"});
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_FALSE(contains(r.output, "single-rank reference first")) << r.output;
+  EXPECT_FALSE(posix_fs::exists(last_out() + "/reference"));
   r = run({"--world-size", "4", "--cfg", "4", "--sp", "1"});
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_TRUE(contains(r.output, "cfg must be 1 or 2")) << r.output;

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "pipeline/checkpoint/component_checkpoint.h"
+#include "tests/config_variant.h"
 #include "tests/parity.h"
 #include "pipeline/model/vae/autoencoder_kl.h"
 
@@ -38,6 +39,32 @@ TEST(VaeConfig, RefusesWhatGlmImageDoesNotUse) {
   EXPECT_THROW(AutoencoderKLConfig::from_json(
                    nlohmann::json{{"mid_block_add_attention", false}, {"latent_channels", 16}, {"latents_mean", {1.0, 2.0}}}, "v"),
                CheckpointError);
+}
+
+TEST(VaeConfig, AnotherActFnIsFollowed) {
+  testing::TempDir dir;
+  const std::string relu = testing::component_with_config(dir, kGolden + "/vae_tiny", "relu",
+                                                          [](nlohmann::json& c) { c["act_fn"] = "relu"; });
+  const AutoencoderKL vae = AutoencoderKL::load(ComponentCheckpoint::open(relu), c10::Device(c10::kCPU), at::kFloat);
+  const auto io = SafetensorsFile::open(kGolden + "/config_variants_io.safetensors");
+  const at::Tensor out = vae.decode(io->tensor("vae_z"));
+  testing::expect_parity(out, io->tensor("vae_decoded_relu"), "decode with act_fn relu");
+  const at::Tensor silu = SafetensorsFile::open(kGolden + "/vae_tiny_io.safetensors")->tensor("decoded");
+  EXPECT_GT((out - silu).abs().max().item<double>(), 1e-2);
+}
+
+TEST(VaeConfig, ActFnAndBlockTypesGlmhCannotComputeAreRefused) {
+  for (const auto& [field, value] : {std::pair<const char*, nlohmann::json>{"act_fn", "mish"},
+                                     {"down_block_types", {"DownEncoderBlock2D", "AttnDownEncoderBlock2D"}},
+                                     {"up_block_types", {"UpDecoderBlock2D", "AttnUpDecoderBlock2D"}}}) {
+    try {
+      AutoencoderKLConfig::from_json(nlohmann::json{{"mid_block_add_attention", false}, {field, value}}, "vae/config.json");
+      ADD_FAILURE() << field << " was accepted";
+    } catch (const CheckpointError& e) {
+      EXPECT_NE(std::string(e.what()).find(std::string("'vae/config.json': field '") + field + "'"), std::string::npos)
+          << e.what();
+    }
+  }
 }
 
 }  // namespace

@@ -163,6 +163,35 @@ std::map<std::string, at::Tensor> denoise(const ComponentCheckpoint& ckpt, const
   return {{"latents", x}, {"cache_hits", hits}, {"cache_diffs", diffs}};
 }
 
+std::string shape_text(const at::Tensor& t) {
+  std::string s = "[";
+  for (int64_t d = 0; d < t.dim(); ++d) s += (d ? ", " : "") + std::to_string(t.size(d));
+  return s + "]";
+}
+
+// position_ids as upstream's text model takes them: [batch, seq] (the same position on all three
+// rotary axes), [3, batch, seq] (t, h, w), or [4, batch, seq] (a text row first, then t, h, w).
+at::Tensor multimodal_position_ids(const at::Tensor& pos, const at::Tensor& ids) {
+  const std::vector<int64_t> bs{ids.size(0), ids.size(1)};
+  if (pos.dim() == 2 && pos.sizes().vec() == bs) return pos.unsqueeze(0).expand({3, bs[0], bs[1]});
+  if (pos.dim() == 3 && pos.size(1) == bs[0] && pos.size(2) == bs[1]) {
+    if (pos.size(0) == 3) return pos;
+    if (pos.size(0) == 4) {
+      // The text row only shapes upstream's mask: one that restarts (packed sequences) would make
+      // it block-diagonal, which glmh's causal attention is not.
+      const at::Tensor plain = at::arange(bs[1], pos.options()).expand({bs[0], bs[1]});
+      if (!at::equal(pos[0].to(at::kCPU), plain.to(at::kCPU)))
+        throw UsageError("glmh forward: tensor 'position_ids' [4, batch, seq]: its text row is not 0 .. seq-1 "
+                         "(packed sequences are not supported)");
+      return pos.narrow(0, 1, 3);
+    }
+  }
+  throw UsageError("glmh forward: tensor 'position_ids' has shape " + shape_text(pos) + "; with input_ids " +
+                   shape_text(ids) + " it must be [" + std::to_string(bs[0]) + ", " + std::to_string(bs[1]) + "], [3, " +
+                   std::to_string(bs[0]) + ", " + std::to_string(bs[1]) + "] or [4, " + std::to_string(bs[0]) + ", " +
+                   std::to_string(bs[1]) + "]");
+}
+
 std::map<std::string, at::Tensor> run(const std::string& component, const ComponentCheckpoint& ckpt,
                                       const Inputs& in, const c10::Device& device, c10::ScalarType dtype,
                                       const CacheProfile& cache) {
@@ -171,9 +200,11 @@ std::map<std::string, at::Tensor> run(const std::string& component, const Compon
   if (component == "ar") {
     const auto model = GlmImageTextModel::load(ckpt, device, dtype);
     const at::Tensor ids = in.get("input_ids");
+    if (ids.dim() != 2)
+      throw UsageError("glmh forward: tensor 'input_ids' has shape " + shape_text(ids) + ", expected [batch, seq]");
     at::Tensor pos;
     if (in.has("position_ids")) {
-      pos = in.get("position_ids");
+      pos = multimodal_position_ids(in.get("position_ids"), ids);
     } else if (in.has("image_grid_thw")) {
       // Prefill positions as upstream's get_rope_index builds them (batch 1).
       if (ids.size(0) != 1) throw UsageError("glmh forward: image_grid_thw needs input_ids of batch 1");

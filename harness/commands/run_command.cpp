@@ -117,8 +117,11 @@ int run_command(const std::vector<std::string>& raw_args) {
   } catch (const UsageError& e) {
     RankLog().error(e.what());
     return kExitUsage;
-  } catch (const LayoutError&) {
-    // Refused with its message by run_multi_rank_command below.
+  } catch (const LayoutError& e) {
+    // Refused here, before a single-rank reference run could start (same words as
+    // run_multi_rank_command's refusal).
+    RankLog().error("glmh run: ", e.what());
+    return kExitUsage;
   }
   auto rank_main = [&](RankContext& ctx, const RankEnvironment&) { return run_rank_main(ctx, args, settings); };
 

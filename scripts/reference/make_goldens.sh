@@ -16,6 +16,7 @@ py="$venv/bin/python"
 "$py" scripts/reference/make_glyph_golden.py   # uses t5_tiny
 "$py" scripts/reference/make_vae_golden.py
 "$py" scripts/reference/make_ar_text_golden.py
+"$py" scripts/reference/make_config_variants_golden.py  # after the ar and vae goldens it reuses
 "$py" scripts/reference/make_ar_generate_golden.py
 "$py" scripts/reference/make_rope_index_golden.py
 "$py" scripts/reference/make_scheduler_golden.py

@@ -34,6 +34,10 @@ GlmImageTextConfig GlmImageTextConfig::from_json(const nlohmann::json& root, con
   f.positive_int("head_dim", c.head_dim);
   f.number("rms_norm_eps", c.rms_norm_eps);
   f.boolean("attention_bias", c.attention_bias);
+  c.hidden_act = activation_field(f, "hidden_act", Activation::Silu);
+  bool tied = false;
+  f.boolean("tie_word_embeddings", tied);
+  if (tied) f.fail("field 'tie_word_embeddings' = true is not supported (false: the LM head over the vision vocabulary has its own weights)");
   if (j.contains("rope_parameters") && j["rope_parameters"].is_object()) {
     const ConfigFields rope(j["rope_parameters"], source + " (rope_parameters)");
     rope.number("rope_theta", c.rope_theta);
@@ -253,7 +257,7 @@ at::Tensor GlmImageTextModel::hidden_states(const at::Tensor& input_ids, const a
     attn = attn.transpose(1, 2).reshape({batch, seq, heads * hd});
     h = h + rms_norm(row_parallel(attn, w.o_proj), w.post_self_attn_norm);
     const auto gate_up = at::linear(rms_norm(h, w.post_attention_norm), w.gate_up).chunk(2, -1);
-    const at::Tensor mlp = row_parallel(gate_up[1] * at::silu(gate_up[0]), w.down);
+    const at::Tensor mlp = row_parallel(gate_up[1] * apply_activation(config_.hidden_act, gate_up[0]), w.down);
     h = h + rms_norm(mlp, w.post_mlp_norm);
   }
   if (cache && !device_slot) cache->advance(seq);

@@ -6,6 +6,7 @@
 // whose frequencies are taken from the t, h or w position row by mrope_section.
 #pragma once
 
+#include "pipeline/model/activation.h"
 #include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
 
@@ -30,6 +31,7 @@ struct GlmImageTextConfig {
   int64_t head_dim = 0;  // 0: hidden_size / num_attention_heads
   double rms_norm_eps = 1e-5;
   bool attention_bias = true;
+  Activation hidden_act = Activation::Silu;  // the MLP gate's
   double rope_theta = 10000.0;
   double partial_rotary_factor = 1.0;
   std::vector<int64_t> mrope_section = {8, 12, 12};

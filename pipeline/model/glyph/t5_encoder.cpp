@@ -10,11 +10,6 @@
 
 namespace glmh {
 
-std::string T5EncoderConfig::activation() const {
-  const std::string act = is_gated() ? feed_forward_proj.substr(6) : feed_forward_proj;
-  return feed_forward_proj == "gated-gelu" ? "gelu_new" : act;
-}
-
 T5EncoderConfig T5EncoderConfig::from_json(const nlohmann::json& j, const std::string& source) {
   T5EncoderConfig c;
   const ConfigFields f(j, source);
@@ -28,9 +23,8 @@ T5EncoderConfig T5EncoderConfig::from_json(const nlohmann::json& j, const std::s
   f.positive_int("relative_attention_max_distance", c.relative_attention_max_distance);
   f.number("layer_norm_epsilon", c.layer_norm_epsilon);
   f.text("feed_forward_proj", c.feed_forward_proj);
-  const std::string act = c.activation();
-  if (act != "relu" && act != "gelu" && act != "gelu_new")
-    f.fail("feed_forward_proj '" + c.feed_forward_proj + "' is not supported (relu, gelu, gated-gelu, gated-relu)");
+  const std::string act = c.is_gated() ? c.feed_forward_proj.substr(6) : c.feed_forward_proj;
+  c.activation = parse_activation(f, "feed_forward_proj", c.feed_forward_proj == "gated-gelu" ? "gelu_new" : act);
   return c;
 }
 
@@ -111,12 +105,7 @@ at::Tensor T5Encoder::forward(const at::Tensor& input_ids, const at::Tensor& att
   const at::Tensor padding = (1.0 - attention_mask.to(at::kFloat)).view({batch, 1, 1, len}) * lowest;
   bias = bias.to(at::kFloat) + padding.to(h.device());
 
-  auto act = [&](const at::Tensor& x) {
-    const std::string a = c.activation();
-    if (a == "gelu_new") return at::gelu(x, "tanh");
-    if (a == "gelu") return at::gelu(x);
-    return at::relu(x);
-  };
+  auto act = [&](const at::Tensor& x) { return apply_activation(c.activation, x); };
   for (int64_t i = 0; i < c.num_layers; ++i) {
     const std::string b = "encoder.block." + std::to_string(i) + ".";
     const std::string a = b + "layer.0.SelfAttention.";

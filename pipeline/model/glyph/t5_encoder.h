@@ -7,6 +7,7 @@
 // wo(act(wi x)) otherwise; a final RMSNorm.
 #pragma once
 
+#include "pipeline/model/activation.h"
 #include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
 
@@ -32,8 +33,9 @@ struct T5EncoderConfig {
   std::string feed_forward_proj = "relu";  // "relu", "gelu", "gated-gelu", "gated-relu", ...
 
   bool is_gated() const { return feed_forward_proj.rfind("gated-", 0) == 0; }
-  // transformers maps "gated-gelu" to the tanh GELU ("gelu_new") for backward compatibility.
-  std::string activation() const;
+  // feed_forward_proj's function; transformers maps "gated-gelu" to the tanh GELU ("gelu_new")
+  // for backward compatibility.
+  Activation activation = Activation::Relu;
 
   static T5EncoderConfig from_json(const nlohmann::json& j, const std::string& source);
 };

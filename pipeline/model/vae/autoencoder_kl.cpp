@@ -23,6 +23,15 @@ AutoencoderKLConfig AutoencoderKLConfig::from_json(const nlohmann::json& j, cons
   f.boolean("use_quant_conv", c.use_quant_conv);
   f.boolean("use_post_quant_conv", c.use_post_quant_conv);
   f.boolean("mid_block_add_attention", c.mid_block_add_attention);
+  c.act_fn = activation_field(f, "act_fn", Activation::Silu);
+  for (const auto& [key, only] : {std::pair<const char*, const char*>{"down_block_types", "DownEncoderBlock2D"},
+                                  {"up_block_types", "UpDecoderBlock2D"}}) {
+    if (!j.contains(key)) continue;
+    if (!j[key].is_array()) fail(std::string("field '") + key + "' must be a list");
+    for (const auto& t : j[key])
+      if (!t.is_string() || t.get<std::string>() != only)
+        fail(std::string("field '") + key + "' holds " + t.dump() + ": only " + only + " is supported");
+  }
   if (j.contains("block_out_channels")) {
     if (!j["block_out_channels"].is_array() || j["block_out_channels"].empty()) fail("field 'block_out_channels' must be a non-empty list");
     c.block_out_channels = j["block_out_channels"].get<std::vector<int64_t>>();
@@ -109,9 +118,11 @@ at::Tensor AutoencoderKL::group_norm(const at::Tensor& x, const std::string& pre
   return at::group_norm(x, config_.norm_num_groups, p(prefix + ".weight"), p(prefix + ".bias"), kGroupNormEps);
 }
 
+at::Tensor AutoencoderKL::act(const at::Tensor& x) const { return apply_activation(config_.act_fn, x); }
+
 at::Tensor AutoencoderKL::resnet(const at::Tensor& x, const std::string& prefix) const {
-  at::Tensor h = conv(at::silu(group_norm(x, prefix + ".norm1")), prefix + ".conv1");
-  h = conv(at::silu(group_norm(h, prefix + ".norm2")), prefix + ".conv2");
+  at::Tensor h = conv(act(group_norm(x, prefix + ".norm1")), prefix + ".conv1");
+  h = conv(act(group_norm(h, prefix + ".norm2")), prefix + ".conv2");
   const at::Tensor shortcut = params_.count(prefix + ".conv_shortcut.weight") ? conv(x, prefix + ".conv_shortcut", 1, 0) : x;
   return shortcut + h;
 }
@@ -127,6 +138,7 @@ at::Tensor AutoencoderKL::encode_mode(const at::Tensor& image) const {
     if (i + 1 < blocks) h = conv(at::constant_pad_nd(h, {0, 1, 0, 1}, 0), b + ".downsamplers.0.conv", 2, 0);
   }
   for (int j = 0; j < 2; ++j) h = resnet(h, "encoder.mid_block.resnets." + std::to_string(j));
+  // diffusers' Encoder and Decoder end in a SiLU whatever act_fn says (only the ResNets follow it).
   h = conv(at::silu(group_norm(h, "encoder.conv_norm_out")), "encoder.conv_out");
   if (config_.use_quant_conv) h = conv(h, "quant_conv", 1, 0);
   return h.narrow(1, 0, config_.latent_channels);  // moments = [mean ; logvar]: the mode is the mean
@@ -143,7 +155,7 @@ at::Tensor AutoencoderKL::decode(const at::Tensor& z) const {
     for (int64_t j = 0; j <= config_.layers_per_block; ++j) h = resnet(h, b + ".resnets." + std::to_string(j));
     if (i + 1 < blocks) h = conv(at::upsample_nearest2d(h, {h.size(2) * 2, h.size(3) * 2}), b + ".upsamplers.0.conv");
   }
-  return conv(at::silu(group_norm(h, "decoder.conv_norm_out")), "decoder.conv_out");
+  return conv(at::silu(group_norm(h, "decoder.conv_norm_out")), "decoder.conv_out");  // SiLU: see encode_mode
 }
 
 std::pair<at::Tensor, at::Tensor> AutoencoderKL::latent_statistics(const at::Tensor& like) const {

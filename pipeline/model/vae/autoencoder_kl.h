@@ -3,6 +3,7 @@
 // mid-block attention, no quant convs, per-channel latents_mean / latents_std.
 #pragma once
 
+#include "pipeline/model/activation.h"
 #include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
 
@@ -26,6 +27,7 @@ struct AutoencoderKLConfig {
   bool use_quant_conv = true;
   bool use_post_quant_conv = true;
   bool mid_block_add_attention = true;
+  Activation act_fn = Activation::Silu;
   std::vector<double> latents_mean, latents_std;  // empty when the config has none
 
   static AutoencoderKLConfig from_json(const nlohmann::json& j, const std::string& source);
@@ -51,6 +53,7 @@ class AutoencoderKL {
  private:
   const at::Tensor& p(const std::string& name) const { return params_.at(name); }
   at::Tensor conv(const at::Tensor& x, const std::string& prefix, int64_t stride = 1, int64_t padding = 1) const;
+  at::Tensor act(const at::Tensor& x) const;  // the config's act_fn (the ResNets')
   at::Tensor group_norm(const at::Tensor& x, const std::string& prefix) const;
   at::Tensor resnet(const at::Tensor& x, const std::string& prefix) const;
   // latents_mean and latents_std as [1, C, 1, 1] on `like`'s device and dtype.
