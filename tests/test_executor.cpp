@@ -208,6 +208,42 @@ TEST_F(Executor, ARankThatLeavesMidRunEndsItsPeersInBoundedTimeNamingTheStages) 
   EXPECT_LT(seconds, 15.0);
 }
 
+TEST_F(Executor, AMainThreadWithoutProgressIsReportedByTheWatch) {
+  // What ends an NCCL run whose host blocks in the CUDA runtime behind a collective a peer never
+  // joined: no progress mark inside a stage for timeout + grace calls on_stuck, naming rank and stage.
+  testing::TempDir dir;
+  StoreAddress store;
+  store.path = dir.path() + "/store";
+  std::mutex mu;
+  std::vector<std::string> reports;
+  RankContextOptions options;
+  options.layout = testing::layout_of(1);
+  options.comm.timeout = std::chrono::seconds(1);
+  options.stuck_grace = std::chrono::seconds(1);
+  options.on_stuck = [&](const std::string& why) {
+    std::lock_guard<std::mutex> lock(mu);
+    reports.push_back(why);
+  };
+  RankContext ctx(0, Rendezvous::connect(store, 0, 1, options.comm.timeout), options);
+  EXPECT_EQ(ctx.stuck_after(), std::chrono::seconds(2));
+  std::this_thread::sleep_for(std::chrono::seconds(3));  // loading, before any stage: not watched
+  ctx.enter_stage("glm_image.denoising");
+  for (int i = 0; i < 15; ++i) {  // 3 s of steady progress
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    ctx.note_progress();
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    EXPECT_TRUE(reports.empty()) << reports.front();
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(3500));  // stuck
+  ctx.enter_stage("done");
+  std::lock_guard<std::mutex> lock(mu);
+  ASSERT_FALSE(reports.empty());
+  EXPECT_NE(reports.front().find("rank 0 in stage 'glm_image.denoising' made no progress for 2 s (collective timeout 1 s)"),
+            std::string::npos) << reports.front();
+}
+
 TEST_F(Executor, CfgParallelDoesNotLeakTheSendersRankLocalFields) {
   std::vector<bool> has_branch(2);
   run_thread_ranks_ok(layout_of(2, 1, 1, 2), [&](RankContext& ctx) {

@@ -195,14 +195,17 @@ TEST_F(GlmhOnGpus, RunPassesUnderSpCfgAndTp) {
 }
 
 TEST_F(GlmhOnGpus, AStalledRankEndsAnNcclRunInBoundedTime) {
-  // NCCL collectives do not block the host: rank 0's collective spins on the device, and its
-  // bounded device wait at the end of the stage reports it.
+  // NCCL collectives do not block the host at first: rank 0's collective spins on the device,
+  // and rank 0 either reaches its bounded device wait or blocks in the CUDA runtime once the
+  // launch queue is full; the ranks' progress watch ends either case, and the stalled rank too.
   const ProcessResult r = run_without_reference({"--device", "cuda", "--world-size", "2", "--sp", "2", "--timeout", "10",
                                                  "--inject", "stall:1:glm_image.denoising@1"},
                                                 std::chrono::seconds(240));
   EXPECT_EQ(r.exit_code, 3) << r.output;
-  EXPECT_TRUE(contains(r.output, "device work did not finish within 10 s")) << r.output;
-  EXPECT_TRUE(contains(r.output, "rank(s) 1 (stage 'glm_image.denoising') still running")) << r.output;
+  EXPECT_LT(r.seconds, 90) << "10 s timeout, 15 s without progress, start-up and teardown";
+  EXPECT_TRUE(contains(r.output, "rank 1 in stage 'glm_image.denoising' made no progress for") ||
+              contains(r.output, "rank(s) 1 (stage 'glm_image.denoising') still running"))
+      << r.output;
   expect_no_leftover_ranks();
 }
 

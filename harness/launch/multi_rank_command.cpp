@@ -114,6 +114,12 @@ int run_multi_rank_command(const std::string& command, const CliArgs& args,
     options.layout = *layout;
     options.comm = comm;
     options.status_dir = env->status_dir;
+    if (comm.device.is_cuda()) options.on_stuck = [&log](const std::string& why) {
+      // From the watch thread, while the main thread is blocked in the device: exit at once.
+      log.error(why);
+      std::fflush(nullptr);
+      std::_Exit(kExitInfrastructure);
+    };
     RankContext ctx(env->rank, std::move(rendezvous), options);
     return rank_main(ctx, *env);
   } catch (const UsageError& e) {

@@ -75,10 +75,15 @@ int run_rank_main(RankContext& ctx, const CliArgs& args, const RunSettings& sett
   options.fault = settings.fault;
   options.ar_cuda_graph = settings.ar_cuda_graph;
   options.cache = settings.cache;
-  options.on_ar_token = chain_progress(settings.inject.progress_hook("glm_image.ar", ctx.rank()),
-                                       terminal_progress(ctx, "AR tokens"));
-  options.on_denoise_step = chain_progress(settings.inject.progress_hook("glm_image.denoising", ctx.rank()),
-                                           terminal_progress(ctx, "denoise steps"));
+  // Every token and step tells the rank's progress watch that the main thread moves on.
+  const ProgressHook mark_progress = [&ctx](int64_t, int64_t) { ctx.note_progress(); };
+  options.on_ar_token = chain_progress(chain_progress(settings.inject.progress_hook("glm_image.ar", ctx.rank()),
+                                                      terminal_progress(ctx, "AR tokens")),
+                                       mark_progress);
+  options.on_denoise_step =
+      chain_progress(chain_progress(settings.inject.progress_hook("glm_image.denoising", ctx.rank()),
+                                    terminal_progress(ctx, "denoise steps")),
+                     mark_progress);
   const bool ar_from_main_rank = settings.strategy == ArStrategy::MainRank && settings.fault == GlmImageFault::None;
   TokenReference token_reference{setup.reference.prior_tokens, "", {}};
   if (settings.strategy == ArStrategy::Tp && layout.tp() > 1 && setup.models->dtype() == at::kBFloat16)
@@ -119,7 +124,7 @@ int run_rank_main(RankContext& ctx, const CliArgs& args, const RunSettings& sett
     GlmImageRunOptions timed = options;
     timed.on_sp_shards = nullptr;
     timed.on_cache_decision = nullptr;
-    timed.on_ar_token = timed.on_denoise_step = nullptr;
+    timed.on_ar_token = timed.on_denoise_step = mark_progress;
     record.bench = run_bench_iterations(ctx, setup.models, fresh, timed, settings.bench);
   }
 

@@ -25,7 +25,40 @@ RankContext::RankContext(int world_rank, std::shared_ptr<Rendezvous> rendezvous,
       options_(std::move(options)),
       log_(world_rank),
       groups_(ProcessGroups::create(*rendezvous_, options_.layout, world_rank, options_.comm)) {
+  note_progress();
   heartbeat_ = std::thread([this] { heartbeat_loop(); });
+}
+
+void RankContext::note_progress() const {
+  last_progress_ns_.store(std::chrono::steady_clock::now().time_since_epoch().count(), std::memory_order_relaxed);
+}
+
+std::chrono::milliseconds RankContext::stuck_after() const {
+  return timeout() + std::max(options_.stuck_grace, timeout() / 2);
+}
+
+void RankContext::check_progress() {
+  if (!watching_.load()) return;
+  const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+  const auto idle = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::nanoseconds(now - last_progress_ns_.load(std::memory_order_relaxed)));
+  if (idle < stuck_after()) return;
+  std::string stage;
+  {
+    std::lock_guard<std::mutex> lock(stage_mu_);
+    stage = stage_;
+  }
+  std::string peers;
+  try {
+    peers = describe_peer_stages();
+  } catch (const std::exception&) {
+    peers = "(store unreachable)";
+  }
+  options_.on_stuck("rank " + std::to_string(rank_) + " in stage '" + stage + "' made no progress for " +
+                    std::to_string(idle.count() / 1000) + " s (collective timeout " +
+                    std::to_string(timeout().count() / 1000) +
+                    " s): its main thread is stuck, in a device call behind a collective a peer never joined or in "
+                    "its own work" + (peers.empty() ? "" : "; " + peers));
 }
 
 RankContext::~RankContext() {
@@ -46,6 +79,7 @@ void RankContext::heartbeat_loop() {
     } catch (const std::exception&) {
       // The store is gone (its host died): the waiting side reports that.
     }
+    check_progress();
     heartbeat_cv_.wait_for(lock, period, [this] { return stopping_; });
   }
 }
@@ -76,13 +110,20 @@ void RankContext::wait_for_main_rank(int64_t seq, const std::string& stage) {
       }
       next_beat_check = now + std::chrono::milliseconds(250);
     }
+    note_progress();  // waiting on rank 0, whose own heartbeat is watched above
     std::this_thread::sleep_for(pause);
     pause = std::min(pause * 2, std::chrono::microseconds(10000));
   }
 }
 
 void RankContext::enter_stage(const std::string& stage) {
-  stage_ = stage;
+  {
+    std::lock_guard<std::mutex> lock(stage_mu_);
+    stage_ = stage;
+  }
+  note_progress();
+  // Loading happens before the first stage and may take minutes without a progress mark.
+  watching_ = options_.on_stuck && stage != "startup" && stage != "done";
   if (!options_.status_dir.empty()) {
     // Written to a temporary name and renamed, so the launcher never reads a half-written name.
     const std::string path = options_.status_dir + "/rank-" + std::to_string(rank_) + ".stage";
@@ -102,6 +143,11 @@ void RankContext::enter_stage(const std::string& stage) {
 }
 
 std::string RankContext::describe_peer_stages() {
+  std::string mine;
+  {
+    std::lock_guard<std::mutex> lock(stage_mu_);  // the watch thread calls this too
+    mine = stage_;
+  }
   std::string out;
   for (int r = 0; r < world_size(); ++r) {
     if (r == rank_) continue;
@@ -111,7 +157,7 @@ std::string RankContext::describe_peer_stages() {
     } catch (const std::exception&) {
       theirs = "(unknown: store unreachable)";
     }
-    if (theirs == "'" + stage_ + "'") continue;
+    if (theirs == "'" + mine + "'") continue;
     if (!out.empty()) out += "; ";
     out += "rank " + std::to_string(r) + " in " + theirs;
   }
@@ -120,6 +166,7 @@ std::string RankContext::describe_peer_stages() {
 
 void RankContext::synchronize_device() const {
   glmh::synchronize_device(device(), timeout(), "rank " + std::to_string(rank_) + " in stage '" + stage_ + "'");
+  note_progress();
 }
 
 }  // namespace glmh

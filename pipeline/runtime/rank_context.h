@@ -5,7 +5,9 @@
 
 #include <c10/core/Device.h>
 
+#include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -22,6 +24,11 @@ struct RankContextOptions {
   ParallelLayout layout = ParallelLayout::create({});
   CommOptions comm;           // backend, device, collective timeout
   std::string status_dir;     // if set, the current stage is mirrored to status_dir/rank-R.stage
+  // Called (from another thread) when this rank's main thread has made no progress for longer
+  // than stuck_after() inside a stage; it must end the process. Unset: no watch (glmh sets it on
+  // CUDA devices, where a collective does not block the host within the timeout).
+  std::function<void(const std::string& why)> on_stuck;
+  std::chrono::milliseconds stuck_grace{5000};  // stuck_after() = timeout + max(this, timeout / 2)
 };
 
 class RankContext {
@@ -59,6 +66,15 @@ class RankContext {
   // How long a collective may wait for its peers (also how long a silent heartbeat is tolerated).
   std::chrono::milliseconds timeout() const { return options_.comm.timeout; }
 
+  // Progress watch (docs/executor.md#stuck-ranks). On NCCL a collective a peer never joins blocks
+  // nothing at first: the host goes on queuing kernels until the launch queue is full and then
+  // blocks inside the CUDA runtime, before any bounded device wait is reached. So the main thread
+  // marks progress (a stage, an AR token, a denoise step, a finished device wait, a poll of the
+  // store), and a watch thread calls options.on_stuck when none came for stuck_after() inside a
+  // stage: longer than timeout(), so bounded waits report first where they can.
+  void note_progress() const;
+  std::chrono::milliseconds stuck_after() const;
+
   // Main-rank hand-off without a collective: a stage body on world rank 0 may run for minutes
   // (the AR model, the VAE), far longer than a collective may wait. Rank 0 calls
   // signal_main_rank_done(seq) after the body; the others wait_for_main_rank(seq), polling the
@@ -76,6 +92,10 @@ class RankContext {
   ProcessGroups groups_;
   std::string stage_ = "startup";
   int64_t handoff_seq_ = 0;
+  mutable std::atomic<int64_t> last_progress_ns_{0};  // steady clock
+  std::atomic<bool> watching_{false};         // inside a stage, on a CUDA device, with on_stuck
+  mutable std::mutex stage_mu_;               // stage_ as the watch thread reads it
+  void check_progress();
 
   // A thread that bumps "heartbeat/<rank>" in the store while this rank lives.
   void heartbeat_loop();
