@@ -69,7 +69,7 @@ for ((i = 1; i <= runs; i++)); do
   if pgrep -f -- "--out $out( |$)" > /dev/null; then problems+=("rank processes left: $(pgrep -f -- "--out $out" | tr '\n' ' ')"); fi
   leftovers=$(find /tmp -maxdepth 1 -name "glmh-run-$pid-*" 2>/dev/null | wc -l)
   [ "$leftovers" -gt 0 ] && problems+=("its launcher directory /tmp/glmh-run-$pid-* was left")
-  [ -d "$out" ] && [ -n "$(find "$out" -name '*.tmp' 2>/dev/null)" ] && problems+=("half-written files: $(find "$out" -name '*.tmp')")
+  [ -d "$out" ] && [ -n "$(find "$out" -name '*.tmp*' 2>/dev/null)" ] && problems+=("half-written files: $(find "$out" -name '*.tmp*')")
   tally["$expect"]=$(( ${tally["$expect"]:-0} + 1 ))
   if [ ${#problems[@]} -gt 0 ]; then
     findings=$((findings + 1))
