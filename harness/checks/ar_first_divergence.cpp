@@ -3,8 +3,6 @@
 #include <ATen/ATen.h>
 
 #include <algorithm>
-#include <cmath>
-#include <limits>
 #include <optional>
 #include <tuple>
 #include <utility>
@@ -53,7 +51,7 @@ std::string ArDivergence::describe() const {
                   " (" + std::to_string(layout_token) + " instead of " + std::to_string(reference_token) +
                   "): logits differ by at most " + number_text(logit_diff, "%.3g") + " (" +
                   number_text(relative_logit_diff(), "%.2g") + " of the largest, bound " + number_text(bound, "%.2g") +
-                  "; before it at most " + number_text(prefix_logit_diff, "%.2g") + "); " +
+                  "; up to it at most " + number_text(prefix_logit_diff, "%.2g") + "); " +
                   (greedy ? "the single-rank logit of its token leads the layout's by " + number_text(margin, "%.3g")
                           : "the draw lay " + number_text(margin, "%.3g") +
                                 " in probability inside the single-rank token's share") +
