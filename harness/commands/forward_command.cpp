@@ -163,12 +163,6 @@ std::map<std::string, at::Tensor> denoise(const ComponentCheckpoint& ckpt, const
   return {{"latents", x}, {"cache_hits", hits}, {"cache_diffs", diffs}};
 }
 
-std::string shape_text(const at::Tensor& t) {
-  std::string s = "[";
-  for (int64_t d = 0; d < t.dim(); ++d) s += (d ? ", " : "") + std::to_string(t.size(d));
-  return s + "]";
-}
-
 // position_ids as upstream's text model takes them: [batch, seq] (the same position on all three
 // rotary axes), [3, batch, seq] (t, h, w), or [4, batch, seq] (a text row first, then t, h, w).
 at::Tensor multimodal_position_ids(const at::Tensor& pos, const at::Tensor& ids) {
@@ -186,10 +180,9 @@ at::Tensor multimodal_position_ids(const at::Tensor& pos, const at::Tensor& ids)
       return pos.narrow(0, 1, 3);
     }
   }
-  throw UsageError("glmh forward: tensor 'position_ids' has shape " + shape_text(pos) + "; with input_ids " +
-                   shape_text(ids) + " it must be [" + std::to_string(bs[0]) + ", " + std::to_string(bs[1]) + "], [3, " +
-                   std::to_string(bs[0]) + ", " + std::to_string(bs[1]) + "] or [4, " + std::to_string(bs[0]) + ", " +
-                   std::to_string(bs[1]) + "]");
+  throw UsageError("glmh forward: tensor 'position_ids' has shape " + shape_text(pos.sizes()) + "; with input_ids " +
+                   shape_text(ids.sizes()) + " it must be " + shape_text(bs) + ", " + shape_text({3, bs[0], bs[1]}) + " or " +
+                   shape_text({4, bs[0], bs[1]}));
 }
 
 std::map<std::string, at::Tensor> run(const std::string& component, const ComponentCheckpoint& ckpt,
@@ -201,7 +194,7 @@ std::map<std::string, at::Tensor> run(const std::string& component, const Compon
     const auto model = GlmImageTextModel::load(ckpt, device, dtype);
     const at::Tensor ids = in.get("input_ids");
     if (ids.dim() != 2)
-      throw UsageError("glmh forward: tensor 'input_ids' has shape " + shape_text(ids) + ", expected [batch, seq]");
+      throw UsageError("glmh forward: tensor 'input_ids' has shape " + shape_text(ids.sizes()) + ", expected [batch, seq]");
     at::Tensor pos;
     if (in.has("position_ids")) {
       pos = multimodal_position_ids(in.get("position_ids"), ids);

@@ -8,16 +8,11 @@
 
 #include "pipeline/runtime/posix_fs.h"
 #include "pipeline/checkpoint/preset_weights.h"
+#include "pipeline/runtime/error_text.h"
 
 namespace glmh {
 
 namespace {
-
-std::string shape_text(c10::IntArrayRef shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
 
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;

@@ -13,4 +13,10 @@ std::string one_line_error(const std::exception& e) {
   return text.empty() ? "unknown error" : text;
 }
 
+std::string shape_text(c10::IntArrayRef shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
 }  // namespace glmh

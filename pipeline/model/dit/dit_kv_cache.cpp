@@ -5,15 +5,11 @@
 #include <stdexcept>
 #include <string>
 
+#include "pipeline/runtime/error_text.h"
+
 namespace glmh {
 
 namespace {
-
-std::string shape_text(const at::Tensor& t) {
-  std::string s = "[";
-  for (int64_t i = 0; i < t.dim(); ++i) s += (i ? ", " : "") + std::to_string(t.size(i));
-  return s + "]";
-}
 
 // The cache broadcast to `batch` samples, without copying when it is shared by all of them.
 at::Tensor to_batch(const at::Tensor& cached, int64_t batch) {
@@ -57,7 +53,7 @@ void DitKvCache::check_layer(int64_t layer) const {
 void DitKvCache::append(int64_t layer, const at::Tensor& key, const at::Tensor& value) {
   check_layer(layer);
   if (key.dim() != 4 || key.sizes() != value.sizes())
-    throw std::invalid_argument("DiT KV cache: key " + shape_text(key) + " and value " + shape_text(value) +
+    throw std::invalid_argument("DiT KV cache: key " + shape_text(key.sizes()) + " and value " + shape_text(value.sizes()) +
                                 " (expected the same [B, S, heads, head_dim])");
   at::Tensor& k = keys_[layer];
   at::Tensor& v = values_[layer];
@@ -67,8 +63,8 @@ void DitKvCache::append(int64_t layer, const at::Tensor& key, const at::Tensor& 
     return;
   }
   if (k.size(0) != key.size(0) || k.size(2) != key.size(2) || k.size(3) != key.size(3))
-    throw std::invalid_argument("DiT KV cache: layer " + std::to_string(layer) + " holds " + shape_text(k) +
-                                ", cannot append " + shape_text(key) + " (expected the same batch, heads, head_dim)");
+    throw std::invalid_argument("DiT KV cache: layer " + std::to_string(layer) + " holds " + shape_text(k.sizes()) +
+                                ", cannot append " + shape_text(key.sizes()) + " (expected the same batch, heads, head_dim)");
   // Concatenated once per reference image, so every read is a single cat with the current K/V.
   k = at::cat({k, key}, 1);
   v = at::cat({v, value}, 1);
