@@ -69,6 +69,13 @@ TEST(ComponentCheckpoint, ErrorsNameTheFileTheTensorAndTheExpectation) {
   expect_error([&] { ComponentCheckpoint::open(d); }, "tensor 'a.weight' maps to missing file 'model-00009-of-00009.safetensors'");
   std::ofstream(d + "/model.safetensors.index.json") << R"({"weight_map": {"zz": "model-00001-of-00002.safetensors"}})";
   expect_error([&] { ComponentCheckpoint::open(d); }, "tensor 'zz' is not in 'model-00001-of-00002.safetensors'");
+  // An index may only name shard files in its own folder.
+  for (const char* shard : {"../t/model-00001-of-00002.safetensors", "/etc/passwd.safetensors", "model.bin", ".safetensors"}) {
+    std::ofstream(d + "/model.safetensors.index.json") << nlohmann::json{{"weight_map", {{"a.weight", shard}}}}.dump();
+    expect_error([&] { ComponentCheckpoint::open(d); }, "not a *.safetensors file name in the index's folder");
+  }
+  std::ofstream(d + "/model.safetensors.index.json") << R"({"weight_map": ["a.weight"]})";
+  expect_error([&] { ComponentCheckpoint::open(d); }, "no weight_map object");
   std::ofstream(d + "/config.json") << "{ not json";
   expect_error([&] { ComponentCheckpoint::open(d); }, "config.json' is not valid JSON");
   expect_error([&] { ComponentCheckpoint::open(dir.path() + "/nowhere"); }, "is not a directory");

@@ -90,6 +90,11 @@ TEST(Safetensors, BadInputNamesTheFileAndTheProblem) {
                "tensor 'w': data_offsets span 8 bytes, but F32 with 3 elements needs 12");
   expect_error(write_raw(d + "neg.safetensors", R"({"w":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", "1234"),
                "tensor 'w': shape has a non-integer or negative dimension");
+  // A zero dimension must not hide a huge one: the shape stays representable in int64.
+  expect_error(write_raw(d + "zerohuge.safetensors", R"({"w":{"dtype":"F32","shape":[0,18446744073709551615],"data_offsets":[0,0]}})", ""),
+               "tensor 'w': shape overflows");
+  expect_error(write_raw(d + "bytes.safetensors", R"({"w":{"dtype":"F64","shape":[2305843009213693952],"data_offsets":[0,0]}})", ""),
+               "tensor 'w': shape overflows");
   expect_error(write_raw(d + "overlap.safetensors",
                          R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
                          "123456789012"),

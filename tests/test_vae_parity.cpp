@@ -53,10 +53,24 @@ TEST(VaeConfig, AnotherActFnIsFollowed) {
   EXPECT_GT((out - silu).abs().max().item<double>(), 1e-2);
 }
 
+TEST(VaeConfig, AConfigThatIsNotAnObjectIsRefused) {
+  try {
+    AutoencoderKLConfig::from_json(nlohmann::json::array({1, 2}), "vae/config.json");
+    ADD_FAILURE() << "an array was accepted";
+  } catch (const CheckpointError& e) {
+    EXPECT_NE(std::string(e.what()).find("'vae/config.json': expected a JSON object, got array"), std::string::npos) << e.what();
+  }
+}
+
 TEST(VaeConfig, ActFnAndBlockTypesGlmhCannotComputeAreRefused) {
   for (const auto& [field, value] : {std::pair<const char*, nlohmann::json>{"act_fn", "mish"},
                                      {"down_block_types", {"DownEncoderBlock2D", "AttnDownEncoderBlock2D"}},
-                                     {"up_block_types", {"UpDecoderBlock2D", "AttnUpDecoderBlock2D"}}}) {
+                                     {"up_block_types", {"UpDecoderBlock2D", "AttnUpDecoderBlock2D"}},
+                                     {"block_out_channels", {64, "128"}},
+                                     {"block_out_channels", {64, 0}},
+                                     {"block_out_channels", nlohmann::json::array()},
+                                     {"latents_mean", {0.1, 0.2, "x", 0.4}},
+                                     {"latents_std", {1.0}}}) {
     try {
       AutoencoderKLConfig::from_json(nlohmann::json{{"mid_block_add_attention", false}, {field, value}}, "vae/config.json");
       ADD_FAILURE() << field << " was accepted";

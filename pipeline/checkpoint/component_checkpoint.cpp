@@ -8,6 +8,7 @@
 
 #include "pipeline/runtime/posix_fs.h"
 #include "pipeline/checkpoint/preset_weights.h"
+#include "pipeline/checkpoint/weight_map.h"
 #include "pipeline/runtime/error_text.h"
 
 namespace glmh {
@@ -30,18 +31,6 @@ void write_text_atomically(const std::string& path, const std::string& text) {
 
 }  // namespace
 
-nlohmann::json read_json_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw CheckpointError("cannot open '" + path + "'");
-  std::stringstream text;
-  text << in.rdbuf();
-  try {
-    return nlohmann::json::parse(text.str());
-  } catch (const nlohmann::json::exception& e) {
-    throw CheckpointError("'" + path + "' is not valid JSON: " + e.what());
-  }
-}
-
 ComponentCheckpoint ComponentCheckpoint::open(const std::string& dir) {
   ComponentCheckpoint c;
   c.dir_ = dir;
@@ -55,22 +44,17 @@ ComponentCheckpoint ComponentCheckpoint::open(const std::string& dir) {
   if (indexes.size() > 1) throw CheckpointError("checkpoint component '" + dir + "' has several *.safetensors.index.json files");
   if (indexes.size() == 1) {
     const std::string index_path = dir + "/" + indexes[0];
-    const nlohmann::json index = read_json_file(index_path);
-    if (!index.contains("weight_map") || !index["weight_map"].is_object())
-      throw CheckpointError("'" + index_path + "': no weight_map object");
     std::map<std::string, std::shared_ptr<SafetensorsFile>> shards;
-    for (auto it = index["weight_map"].begin(); it != index["weight_map"].end(); ++it) {
-      if (!it.value().is_string()) throw CheckpointError("'" + index_path + "': weight_map['" + it.key() + "'] is not a file name");
-      const std::string shard = it.value().get<std::string>();
+    for (const auto& [tensor, shard] : parse_weight_map(read_json_file(index_path), index_path)) {
       if (!shards.count(shard)) {
         const std::string shard_path = dir + "/" + shard;
         if (!posix_fs::exists(shard_path))
-          throw CheckpointError("'" + index_path + "': tensor '" + it.key() + "' maps to missing file '" + shard + "'");
+          throw CheckpointError("'" + index_path + "': tensor '" + tensor + "' maps to missing file '" + shard + "'");
         shards[shard] = SafetensorsFile::open(shard_path);
       }
-      if (!shards[shard]->contains(it.key()))
-        throw CheckpointError("'" + index_path + "': tensor '" + it.key() + "' is not in '" + shard + "'");
-      c.where_[it.key()] = shards[shard];
+      if (!shards[shard]->contains(tensor))
+        throw CheckpointError("'" + index_path + "': tensor '" + tensor + "' is not in '" + shard + "'");
+      c.where_[tensor] = shards[shard];
     }
     return c;
   }

@@ -13,12 +13,10 @@
 #include <string>
 #include <vector>
 
+#include "pipeline/checkpoint/config_fields.h"
 #include "pipeline/checkpoint/safetensors.h"
 
 namespace glmh {
-
-// Reads a JSON file; CheckpointError names the file on a missing file or a parse error.
-nlohmann::json read_json_file(const std::string& path);
 
 class ComponentCheckpoint {
  public:

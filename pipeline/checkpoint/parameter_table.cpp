@@ -31,31 +31,4 @@ std::map<std::string, at::Tensor> load_parameters(const ComponentCheckpoint& ckp
   return out;
 }
 
-void ConfigFields::fail(const std::string& what) const { throw CheckpointError("'" + source_ + "': " + what); }
-
-void ConfigFields::positive_int(const char* key, int64_t& out) const {
-  if (!j_.contains(key)) return;
-  if (!j_[key].is_number_integer() || j_[key].get<int64_t>() <= 0)
-    fail(std::string("field '") + key + "' must be a positive integer, got " + j_[key].dump());
-  out = j_[key].get<int64_t>();
-}
-
-void ConfigFields::number(const char* key, double& out) const {
-  if (!j_.contains(key)) return;
-  if (!j_[key].is_number()) fail(std::string("field '") + key + "' must be a number, got " + j_[key].dump());
-  out = j_[key].get<double>();
-}
-
-void ConfigFields::boolean(const char* key, bool& out) const {
-  if (!j_.contains(key)) return;
-  if (!j_[key].is_boolean()) fail(std::string("field '") + key + "' must be true or false, got " + j_[key].dump());
-  out = j_[key].get<bool>();
-}
-
-void ConfigFields::text(const char* key, std::string& out) const {
-  if (!j_.contains(key)) return;
-  if (!j_[key].is_string()) fail(std::string("field '") + key + "' must be a string, got " + j_[key].dump());
-  out = j_[key].get<std::string>();
-}
-
 }  // namespace glmh

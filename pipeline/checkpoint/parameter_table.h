@@ -6,9 +6,10 @@
 #include <c10/core/Device.h>
 
 #include <map>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
+
+#include "pipeline/checkpoint/config_fields.h"
 
 namespace glmh {
 
@@ -27,21 +28,5 @@ std::map<std::string, at::Tensor> take_parameters(const ParameterShapes& shapes,
 std::map<std::string, at::Tensor> load_parameters(const ComponentCheckpoint& checkpoint, const ParameterShapes& shapes,
                                                   const c10::Device& device, c10::ScalarType dtype,
                                                   const std::map<std::string, std::string>& aliases = {});
-
-// config.json fields: absent keeps the default; a wrong type or value throws CheckpointError
-// naming `source` (the file) and the field.
-class ConfigFields {
- public:
-  ConfigFields(const nlohmann::json& j, std::string source) : j_(j), source_(std::move(source)) {}
-  void positive_int(const char* key, int64_t& out) const;
-  void number(const char* key, double& out) const;
-  void boolean(const char* key, bool& out) const;
-  void text(const char* key, std::string& out) const;
-  [[noreturn]] void fail(const std::string& what) const;
-
- private:
-  const nlohmann::json& j_;
-  std::string source_;
-};
 
 }  // namespace glmh

@@ -1,8 +1,6 @@
 // Reading and writing the safetensors format (Hugging Face checkpoints).
 //
-// Layout: an 8-byte little-endian header length N, N bytes of JSON
-// {"__metadata__": {str: str}, NAME: {"dtype": "BF16", "shape": [..], "data_offsets": [begin, end]}},
-// then the data buffer; offsets are relative to the buffer. The reader maps the file and validates
+// The layout and its checks: safetensors_header.h. The reader maps the file and validates
 // everything before any tensor is handed out; every error names the file and, where there is one,
 // the tensor, on one line.
 #pragma once
@@ -16,18 +14,10 @@
 #include <string>
 #include <vector>
 
+#include "pipeline/checkpoint/checkpoint_error.h"
+#include "pipeline/checkpoint/safetensors_header.h"
+
 namespace glmh {
-
-class CheckpointError : public std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-struct SafetensorsEntry {
-  std::string name;
-  std::string dtype;  // "F32", "BF16", "F16", "I64", "I32", "U8", "BOOL"
-  std::vector<int64_t> shape;
-  uint64_t begin = 0, end = 0;  // byte offsets into the data buffer
-};
 
 class SafetensorsFile {
  public:

@@ -1,6 +1,6 @@
 #include "pipeline/model/flow_match_scheduler.h"
 
-#include "pipeline/checkpoint/parameter_table.h"
+#include "pipeline/checkpoint/config_fields.h"
 
 #include <cmath>
 #include <stdexcept>

@@ -1,6 +1,6 @@
 #include "pipeline/model/dit/dit_config.h"
 
-#include "pipeline/checkpoint/parameter_table.h"
+#include "pipeline/checkpoint/config_fields.h"
 
 namespace glmh {
 

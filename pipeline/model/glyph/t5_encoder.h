@@ -7,7 +7,6 @@
 // wo(act(wi x)) otherwise; a final RMSNorm.
 #pragma once
 
-#include "pipeline/model/activation.h"
 #include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
 
@@ -16,34 +15,14 @@
 #include <string>
 #include <vector>
 
+#include "pipeline/model/glyph/t5_encoder_config.h"
+
 namespace glmh {
 
 class ComponentCheckpoint;
 
-struct T5EncoderConfig {
-  int64_t vocab_size = 32128;
-  int64_t d_model = 512;
-  int64_t d_kv = 64;
-  int64_t d_ff = 2048;
-  int64_t num_layers = 6;
-  int64_t num_heads = 8;
-  int64_t relative_attention_num_buckets = 32;
-  int64_t relative_attention_max_distance = 128;
-  double layer_norm_epsilon = 1e-6;
-  std::string feed_forward_proj = "relu";  // "relu", "gelu", "gated-gelu", "gated-relu", ...
-
-  bool is_gated() const { return feed_forward_proj.rfind("gated-", 0) == 0; }
-  // feed_forward_proj's function; transformers maps "gated-gelu" to the tanh GELU ("gelu_new")
-  // for backward compatibility.
-  Activation activation = Activation::Relu;
-
-  static T5EncoderConfig from_json(const nlohmann::json& j, const std::string& source);
-};
-
 // T5's bucket of each (query, key) relative position, bidirectional: [q_len, k_len] int64.
 at::Tensor t5_relative_position_buckets(int64_t q_len, int64_t k_len, int64_t num_buckets, int64_t max_distance);
-
-std::map<std::string, std::vector<int64_t>> t5_encoder_parameter_shapes(const T5EncoderConfig& config);
 
 class T5Encoder {
  public:
