@@ -9,6 +9,7 @@ packages=(
   nlohmann-json3-dev libfccp-dev libeigen3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libpng-dev libpcre2-dev
+  clang libclang-rt-dev             # libFuzzer and the sanitizers' runtimes: fuzz/ (docs/reliability.md)
 )
 
 missing=()

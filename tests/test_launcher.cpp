@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <torch/cuda.h>
 
+#include <fstream>
 #include <sstream>
 
 #include "pipeline/runtime/communicator.h"
@@ -89,9 +90,20 @@ TEST_F(GlmhProgram, RunDirectoriesOfDeadLaunchersAreSweptAway) {
   if (dead == 0) ::_exit(0);
   ::waitpid(dead, nullptr, 0);
   const std::string stale = posix_fs::make_temp_directory("/tmp", "glmh-run-" + std::to_string(dead) + "-");
+  // What anyone can plant in /tmp is left alone and breaks nothing: a link named like a dead
+  // launcher's directory (its target survives), and a name whose "pid" overflows.
+  posix_fs::make_directories(test_dir());
+  const std::string target = posix_fs::make_temp_directory(test_dir(), "target-");
+  std::ofstream(target + "/keep") << "x";
+  const std::string link = "/tmp/glmh-run-" + std::to_string(dead) + "-link" + std::to_string(::getpid());
+  ASSERT_EQ(::symlink(target.c_str(), link.c_str()), 0);
+  const std::string huge = posix_fs::make_temp_directory("/tmp", "glmh-run-99999999999999999999999-");
   const ProcessResult r = run({"--world-size", "2", "--sp", "2"});
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_FALSE(posix_fs::exists(stale));
+  EXPECT_TRUE(posix_fs::exists(target + "/keep"));
+  ::unlink(link.c_str());
+  posix_fs::remove_tree(huge);
 }
 
 TEST_F(GlmhProgram, KillingTheLauncherTakesItsRanksWithIt) {

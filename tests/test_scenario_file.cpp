@@ -2,10 +2,13 @@
 // ending in one FILE:LINE:COLUMN error before anything runs.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <fstream>
 
 #include "harness/checks/check_names.h"
 #include "harness/scenarios/scenario_file.h"
+#include "pipeline/runtime/posix_fs.h"
 #include "tests/temp_dir.h"
 
 namespace glmh {
@@ -51,6 +54,8 @@ TEST_F(ScenarioFile, EmptyCellsTakeDefaultsAndQuotedCellsKeepCommas) {
 }
 
 TEST_F(ScenarioFile, FaultsExpectDetectionAndImagesAreRelativeToTheFile) {
+  posix_fs::make_directories(dir_.path() + "/data");
+  std::ofstream(dir_.path() + "/data/ref.png") << "png";
   const auto s = read_scenario_file(write(
       "name,sp,fault,task,image\n"
       "f,2,skip-broadcast,,\n"
@@ -60,6 +65,23 @@ TEST_F(ScenarioFile, FaultsExpectDetectionAndImagesAreRelativeToTheFile) {
   EXPECT_EQ(s[1].image, dir_.path() + "/data/ref.png");
   const auto named = read_scenario_file(write("name,sp,fault,expect\nf,2,skip-broadcast,detect:token_equality+request_equality\n"));
   EXPECT_EQ(named[0].expected_catchers(), (std::vector<std::string>{"request_equality", "token_equality"}));
+}
+
+TEST_F(ScenarioFile, ImagesStayInsideTheScenarioFilesFolderUnlessAllowed) {
+  testing::TempDir elsewhere;
+  std::ofstream(elsewhere.path() + "/secret.png") << "png";
+  posix_fs::make_directories(dir_.path() + "/data");
+  ASSERT_EQ(::symlink((elsewhere.path() + "/secret.png").c_str(), (dir_.path() + "/data/link.png").c_str()), 0);
+  const std::string outside = "' lies outside the scenario file's folder ";
+  for (const std::string& image : {elsewhere.path() + "/secret.png", "../" + elsewhere.path().substr(elsewhere.path().rfind('/') + 1) + "/secret.png",
+                                   std::string("data/link.png")}) {
+    const std::string csv = "name,task,image\na,i2i," + image + "\n";
+    const std::string error = error_of(csv);
+    EXPECT_EQ(error.rfind("FILE:2:3: image: '" + image + outside, 0), 0u) << error;
+    EXPECT_NE(error.find("(--images-anywhere allows it)"), std::string::npos) << error;
+    EXPECT_EQ(read_scenario_file(write(csv), {/*images_anywhere=*/true})[0].task, "i2i");
+  }
+  EXPECT_EQ(error_of("name,task,image\na,i2i,data/none.png\n").rfind("FILE:2:3: image: 'data/none.png' does not exist", 0), 0u);
 }
 
 TEST_F(ScenarioFile, EveryMalformedInputIsOneLineWithItsPosition) {

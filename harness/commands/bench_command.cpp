@@ -10,6 +10,7 @@
 #include "harness/launch/local_launcher.h"
 #include "pipeline/runtime/posix_fs.h"
 #include "pipeline/runtime/rank_log.h"
+#include "harness/io/staged_directory.h"
 #include "harness/reports/report_writers.h"
 #include "harness/scenarios/scenario_runner.h"
 #include "harness/scenarios/scenario_file.h"
@@ -23,6 +24,7 @@ namespace {
 std::vector<OptionSpec> bench_option_specs() {
   return {
       {"scenarios", "FILE", "the scenario file (scenarios/README.md)", ""},
+      {"images-anywhere", "", "allow scenario images outside the scenario file's folder", ""},
       {"golden", "DIR", "golden store for the checked run (default: references computed first)", ""},
       {"filter", "REGEX", "only the scenarios whose name matches", ""},
       {"cache", "PROFILE", "run every scenario with this DiT cache profile instead of its cache column", ""},
@@ -60,7 +62,7 @@ int bench_command(const std::vector<std::string>& raw_args) {
       return kExitOk;
     }
     if (!args.given("scenarios")) throw UsageError("glmh bench: --scenarios is required");
-    for (auto s : filter_scenarios(read_scenario_file(args.str("scenarios")), args.str("filter"))) {
+    for (auto s : filter_scenarios(read_scenario_file(args.str("scenarios"), {args.flag("images-anywhere")}), args.str("filter"))) {
       if (s.expect != "pass") continue;  // a fault is validated, never timed
       if (args.given("cache")) {
         s.cache = args.str("cache");
@@ -99,7 +101,9 @@ int bench_command(const std::vector<std::string>& raw_args) {
             << std::endl;
   ScenarioRunOptions options;
   options.golden = args.str("golden");
-  options.out = out;
+  StagedDirectory staged(out);  // docs/reliability.md#crash-safe-outputs
+  options.out = staged.path();
+  options.recorded_out = out;
   options.limit = std::chrono::seconds(args.integer("scenario-timeout", 1));
   options.extra_run_args = {"--warmup", args.str("warmup"), "--repeat", args.str("repeat"), "--min-seconds",
                             args.str("min-seconds")};
@@ -125,7 +129,7 @@ int bench_command(const std::vector<std::string>& raw_args) {
   }
   const ReportContext context =
       scenario_report_context("glmh bench " + args.str("scenarios"), run_id, args.str("scenarios"), outcomes);
-  write_reports(out, context, outcomes);
+  write_staged_reports(staged, context, outcomes);
   for (const auto& o : outcomes)
     if (o.has_figure("speedup:end_to_end"))
       std::cout << "  " << o.scenario.name << ": denoising " << o.figure("speedup:glm_image.denoising") << "x, end to end "

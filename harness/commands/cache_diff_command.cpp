@@ -14,6 +14,7 @@
 #include "harness/cli/cli_args.h"
 #include "harness/cli/exit_codes.h"
 #include "harness/launch/local_launcher.h"
+#include "harness/io/staged_directory.h"
 #include "harness/reports/report_writers.h"
 #include "harness/scenarios/scenario_file.h"
 #include "harness/scenarios/scenario_runner.h"
@@ -28,6 +29,7 @@ namespace {
 std::vector<OptionSpec> cache_diff_option_specs() {
   return {
       {"scenarios", "FILE", "the scenario file (its cache column is replaced by the profiles)", ""},
+      {"images-anywhere", "", "allow scenario images outside the scenario file's folder", ""},
       {"a", "PROFILE", "the profile in use: cache-dit@VERSION or [cache-dit@VERSION:]CONFIG", ""},
       {"b", "PROFILE", "the candidate profile", ""},
       {"filter", "REGEX", "only the scenarios whose name matches", ""},
@@ -143,7 +145,7 @@ int cache_diff_command(const std::vector<std::string>& raw_args) {
     profile_b = args.str("b");
     // The scenarios with expect=pass, one per request and layout (the file's cache column aside).
     std::set<std::string> seen;
-    for (const auto& s : filter_scenarios(read_scenario_file(args.str("scenarios")), args.str("filter"))) {
+    for (const auto& s : filter_scenarios(read_scenario_file(args.str("scenarios"), {args.flag("images-anywhere")}), args.str("filter"))) {
       if (s.expect != "pass" || !seen.insert(uncached_key(s)).second) continue;
       for (const auto& profile : {profile_a, profile_b}) {
         try {
@@ -172,7 +174,9 @@ int cache_diff_command(const std::vector<std::string>& raw_args) {
   std::cout << "# glmh cache-diff " << args.str("scenarios") << ": A = " << profile_a << ", B = " << profile_b << "; "
             << base.size() << " scenario(s) x 3 runs, reports in " << out << std::endl;
   ScenarioRunOptions options;
-  options.out = out;
+  StagedDirectory staged(out);  // docs/reliability.md#crash-safe-outputs
+  options.out = staged.path();
+  options.recorded_out = out;
   options.limit = std::chrono::seconds(args.integer("scenario-timeout", 1));
   if (args.integer("repeat", 0) > 0)
     options.extra_run_args = {"--warmup", args.str("warmup"), "--repeat", args.str("repeat")};
@@ -190,7 +194,7 @@ int cache_diff_command(const std::vector<std::string>& raw_args) {
   const ReportContext context = scenario_report_context("glmh cache-diff " + args.str("scenarios") + ": A = " + profile_a +
                                                             ", B = " + profile_b,
                                                         run_id, args.str("scenarios"), outcomes);
-  write_reports(out, context, outcomes);
+  write_staged_reports(staged, context, outcomes);
   print_rows(outcomes);
   const auto reasons = invalid_reasons(outcomes);
   std::cout << "Result is : " << (reasons.empty() ? "VALID" : "INVALID") << "; " << out << "/summary.md" << std::endl;

@@ -1,8 +1,5 @@
 #include "harness/commands/golden_command.h"
 
-#include <fcntl.h>
-#include <linux/fs.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
@@ -19,6 +16,7 @@
 #include "pipeline/runtime/posix_fs.h"
 #include "pipeline/runtime/rank_log.h"
 #include "harness/io/report_files.h"
+#include "harness/io/staged_directory.h"
 #include "harness/scenarios/scenario_runner.h"
 #include "harness/scenarios/scenario_file.h"
 
@@ -29,6 +27,7 @@ namespace {
 std::vector<OptionSpec> golden_option_specs() {
   return {
       {"scenarios", "FILE", "the scenario file whose single-rank references are meant", ""},
+      {"images-anywhere", "", "allow scenario images outside the scenario file's folder", ""},
       {"filter", "REGEX", "only the scenarios whose name matches", ""},
       {"golden", "DIR", "the golden store", "golden/scenarios"},
       {"timeout", "SEC", "a single-rank run is stopped after this long", "1800"},
@@ -43,13 +42,14 @@ std::string utc_now() {
   return text;
 }
 
-// Runs the single-rank request into `dir` (a fresh directory) and writes its provenance.
+// Runs the single-rank request into `dir` (a staging that becomes `recorded_as`) and writes its
+// provenance.
 bool produce(const Scenario& request, const std::vector<std::string>& users, const std::string& dir,
-             std::chrono::seconds limit, std::string& error) {
+             const std::string& recorded_as, std::chrono::seconds limit, std::string& error) {
   std::vector<std::string> args = {"run"};
   const auto a = request.run_arguments();
   args.insert(args.end(), a.begin(), a.end());
-  args.insert(args.end(), {"--out", dir});
+  args.insert(args.end(), {"--out", dir, "--recorded-out", recorded_as});
   posix_fs::make_directories(dir);
   const ChildResult r = run_glmh_child(args, dir + "/run.log", limit);
   if (r.exit_code != kExitOk) {
@@ -74,17 +74,6 @@ bool produce(const Scenario& request, const std::vector<std::string>& users, con
   p["device"] = request.device;
   write_file_atomically(dir + "/provenance.json", p.dump(2) + "\n");
   return true;
-}
-
-// Swaps two directory entries atomically (renameat2 RENAME_EXCHANGE): readers see the old golden
-// or the new one, never neither.
-void exchange(const std::string& a, const std::string& b) {
-  if (::syscall(SYS_renameat2, AT_FDCWD, a.c_str(), AT_FDCWD, b.c_str(), RENAME_EXCHANGE) != 0)
-    throw std::runtime_error("cannot exchange " + a + " and " + b);
-}
-
-void rename_or_throw(const std::string& from, const std::string& to) {
-  if (::rename(from.c_str(), to.c_str()) != 0) throw std::runtime_error("cannot rename " + from + " to " + to);
 }
 
 }  // namespace
@@ -116,7 +105,7 @@ int golden_command(const std::vector<std::string>& raw_args) {
       return kExitOk;
     }
     if (!args.given("scenarios")) throw UsageError("glmh golden: --scenarios is required");
-    for (const auto& s : filter_scenarios(read_scenario_file(args.str("scenarios")), args.str("filter"))) {
+    for (const auto& s : filter_scenarios(read_scenario_file(args.str("scenarios"), {args.flag("images-anywhere")}), args.str("filter"))) {
       auto& entry = requests[s.reference_key()];
       if (entry.second.empty()) entry.first = single_rank_request(s);
       entry.second.push_back(s.name);
@@ -133,7 +122,6 @@ int golden_command(const std::vector<std::string>& raw_args) {
   for (const auto& [key, entry] : requests) {
     const auto& [request, users] = entry;
     const std::string dir = store + "/" + key;
-    const std::string fresh = store + "/.tmp-" + key + "-" + std::to_string(::getpid());
     if (action == "generate" && posix_fs::exists(dir)) {
       std::cout << key << ": exists, left as it is (glmh golden update replaces it)\n";
       continue;
@@ -143,27 +131,25 @@ int golden_command(const std::vector<std::string>& raw_args) {
       std::cout << key << ": FAILED: no golden (glmh golden generate writes it)\n";
       continue;
     }
-    // The single-rank run, into a fresh directory next to the store.
+    // The single-rank run, into a staging next to the golden: the store holds the old golden or
+    // the new one whenever this is killed.
+    StagedDirectory staged(dir);
+    const std::string& fresh = staged.path();
     std::string error;
-    if (!produce(request, users, fresh, limit, error)) {
+    if (!produce(request, users, fresh, dir, limit, error)) {
       ++failures;
       std::cout << key << ": FAILED" << (action == "update" ? ", store unchanged" : "") << ": " << error << "\n";
       posix_fs::remove_tree(fresh);
       continue;
     }
     if (action == "generate") {
-      rename_or_throw(fresh, dir);
+      staged.commit();
       std::cout << key << ": written (" << users.size() << " scenario(s))\n";
     } else if (action == "update") {
-      if (posix_fs::exists(dir)) {
-        const std::string previous = dir + ".previous-" + utc_now();
-        exchange(fresh, dir);             // the new golden is in place
-        rename_or_throw(fresh, previous);  // `fresh` now names the old one
-        std::cout << key << ": updated; the previous version is " << previous << "\n";
-      } else {
-        rename_or_throw(fresh, dir);
-        std::cout << key << ": written\n";
-      }
+      const bool replaces = posix_fs::exists(dir);
+      const std::string previous = dir + ".previous-" + utc_now();
+      staged.commit(previous);
+      std::cout << key << ": " << (replaces ? "updated; the previous version is " + previous : std::string("written")) << "\n";
     } else {  // verify
       const bool bf16 = request.dtype == "bf16" || (request.dtype.empty() && request.device == "cuda");
       const OutputComparison latents = compare_files(fresh + "/latents.safetensors", dir + "/latents.safetensors");

@@ -6,6 +6,7 @@
 
 #include "harness/cli/exit_codes.h"
 #include "harness/cli/glm_image_cli.h"
+#include "harness/io/staged_directory.h"
 #include "harness/launch/local_launcher.h"
 #include "harness/launch/multi_rank_command.h"
 #include "harness/run/run_rank.h"
@@ -123,6 +124,19 @@ int run_command(const std::vector<std::string>& raw_args) {
     RankLog().error("glmh run: ", e.what());
     return kExitUsage;
   }
+  // The local launcher stages the run directory: the reference run and the ranks write into the
+  // staging, which is put in place when the ranks are done (docs/reliability.md#crash-safe-outputs).
+  // Under torchrun there is no launcher: rank 0 stages what it writes. A caller that stages a
+  // tree of runs (validate, golden) passes --recorded-out and puts the tree in place itself.
+  std::optional<StagedDirectory> staged;
+  if (!env && settings.recorded_out.empty()) {
+    staged.emplace(settings.out);
+    main_args = without_options(main_args, {"out"}, specs);
+    main_args.insert(main_args.end(), {"--out", staged->path(), "--recorded-out", settings.out});
+    args = CliArgs::parse("run", specs, main_args);
+    settings = run_settings_from(args);
+  }
+  const std::string final_out = settings.recorded_out.empty() ? settings.out : settings.recorded_out;
   auto rank_main = [&](RankContext& ctx, const RankEnvironment&) { return run_rank_main(ctx, args, settings); };
 
   // A multi-rank run without --reference compares with the golden of its request, else its
@@ -138,9 +152,10 @@ int run_command(const std::vector<std::string>& raw_args) {
     const std::string reference_dir = settings.out + "/reference";
     std::vector<std::string> single = without_options(
         raw_args, {"world-size", "tp", "sp", "ulysses", "ring", "cfg", "fault", "inject", "ar-strategy", "out",
-                   "reference", "golden", "latent-tolerance", "min-cosine", "min-psnr", "min-ssim"}, specs);
-    single.insert(single.end(), {"--out", reference_dir});
-    RankLog().info("run: the single-rank reference first, into ", reference_dir);
+                   "recorded-out", "reference", "golden", "latent-tolerance", "min-cosine", "min-psnr", "min-ssim"},
+        specs);
+    single.insert(single.end(), {"--out", reference_dir, "--recorded-out", final_out + "/reference"});
+    RankLog().info("run: the single-rank reference first, into ", final_out, "/reference");
     const CliArgs single_args = CliArgs::parse("run", specs, single);
     RunSettings single_settings = run_settings_from(single_args);
     auto single_main = [&](RankContext& ctx, const RankEnvironment&) {
@@ -153,7 +168,13 @@ int run_command(const std::vector<std::string>& raw_args) {
     }
     main_args.insert(main_args.end(), {"--reference", reference_dir});
   }
-  return run_multi_rank_command("run", args, main_args, heads, rank_main);
+  const int rc = run_multi_rank_command("run", args, main_args, heads, rank_main);
+  if (staged && (rc == kExitOk || rc == kExitCheckFailed)) {
+    staged->commit();
+  } else if (staged) {
+    RankLog().error("glmh run: ", final_out, " is left as it was; what this run wrote is in ", staged->path());
+  }
+  return rc;
 }
 
 }  // namespace glmh

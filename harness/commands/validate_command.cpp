@@ -6,6 +6,7 @@
 #include "harness/cli/exit_codes.h"
 #include "harness/launch/local_launcher.h"
 #include "pipeline/runtime/rank_log.h"
+#include "harness/io/staged_directory.h"
 #include "harness/reports/report_writers.h"
 #include "harness/scenarios/scenario_runner.h"
 #include "harness/scenarios/scenario_file.h"
@@ -17,6 +18,7 @@ namespace {
 std::vector<OptionSpec> validate_option_specs() {
   return {
       {"scenarios", "FILE", "the scenario file (scenarios/README.md)", ""},
+      {"images-anywhere", "", "allow scenario images outside the scenario file's folder", ""},
       {"golden", "DIR", "golden store: single-rank outputs per reference key; a request without a golden there, or "
                         "every request with none, has its single-rank run computed first", "golden/scenarios"},
       {"filter", "REGEX", "only the scenarios whose name matches", ""},
@@ -48,7 +50,7 @@ int validate_command(const std::vector<std::string>& raw_args) {
       return kExitOk;
     }
     if (!args.given("scenarios")) throw UsageError("glmh validate: --scenarios is required");
-    selected = filter_scenarios(read_scenario_file(args.str("scenarios")), args.str("filter"));
+    selected = filter_scenarios(read_scenario_file(args.str("scenarios"), {args.flag("images-anywhere")}), args.str("filter"));
     if (selected.empty()) throw UsageError("glmh validate: no scenario matches --filter '" + args.str("filter") + "'");
     args.integer("scenario-timeout", 1);
   } catch (const std::invalid_argument& e) {  // UsageError, ScenarioFileError
@@ -71,13 +73,15 @@ int validate_command(const std::vector<std::string>& raw_args) {
 
   ScenarioRunOptions options;
   options.golden = args.str("golden");
-  options.out = out;
+  StagedDirectory staged(out);  // docs/reliability.md#crash-safe-outputs
+  options.out = staged.path();
+  options.recorded_out = out;
   options.limit = limit;
   const std::vector<ScenarioOutcome> outcomes = run_scenarios(selected, options);
 
   const ReportContext context =
       scenario_report_context("glmh validate " + args.str("scenarios"), run_id, args.str("scenarios"), outcomes);
-  write_reports(out, context, outcomes);
+  write_staged_reports(staged, context, outcomes);
   const auto reasons = invalid_reasons(outcomes);
   std::cout << "Result is : " << (reasons.empty() ? "VALID" : "INVALID") << " (" << outcomes.size() - reasons.size()
             << " of " << outcomes.size() << " scenarios as expected); " << out << "/summary.md" << std::endl;

@@ -4,8 +4,11 @@
 #include <png.h>
 
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 
+#include "harness/io/png_decode.h"
 #include "harness/io/report_files.h"
 
 namespace glmh {
@@ -41,18 +44,12 @@ void write_png(const std::string& path, const at::Tensor& rgb) {
 }
 
 at::Tensor read_png(const std::string& path) {
-  png_image image;
-  std::memset(&image, 0, sizeof image);
-  image.version = PNG_IMAGE_VERSION;
-  if (!png_image_begin_read_from_file(&image, path.c_str()))
-    throw std::invalid_argument("cannot read PNG '" + path + "': " + image.message);
-  image.format = PNG_FORMAT_RGB;  // libpng converts palette, grey, alpha (composited on black) and 16-bit
-  at::Tensor rgb = at::empty({int64_t(image.height), int64_t(image.width), 3}, at::kByte);
-  if (!png_image_finish_read(&image, nullptr, rgb.data_ptr<uint8_t>(), 0, nullptr)) {
-    png_image_free(&image);
-    throw std::invalid_argument("cannot read PNG '" + path + "': " + image.message);
-  }
-  return rgb;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::invalid_argument("cannot read PNG '" + path + "': cannot open the file");
+  std::stringstream bytes;
+  bytes << in.rdbuf();
+  RgbImage image = decode_png(bytes.str(), path);
+  return at::from_blob(image.pixels.data(), {int64_t(image.height), int64_t(image.width), 3}, at::kByte).clone();
 }
 
 }  // namespace glmh

@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -69,8 +70,12 @@ void remove_stale_run_directories() {
     const auto dash = rest.find('-');
     if (dash == std::string::npos || dash == 0) continue;
     const std::string pid_text = rest.substr(0, dash);
-    if (pid_text.find_first_not_of("0123456789") != std::string::npos) continue;
+    // Any name can be planted in /tmp: digits only, and few enough to be a pid.
+    if (pid_text.size() > 9 || pid_text.find_first_not_of("0123456789") != std::string::npos) continue;
     const pid_t pid = static_cast<pid_t>(std::stol(pid_text));
+    // Only a real directory of this user's: never another user's, nor a link planted in /tmp.
+    struct stat st;
+    if (::lstat(("/tmp/" + name).c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != ::geteuid()) continue;
     if (::kill(pid, 0) != 0 && errno == ESRCH) posix_fs::remove_tree("/tmp/" + name);
   }
 }

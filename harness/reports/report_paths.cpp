@@ -21,13 +21,15 @@ std::string find_run_file(const std::string& dir, const std::string& file, const
                           const std::string& report_dir) {
   if (dir.empty()) return "";
   const std::string recorded = plain_path(dir), report_then = plain_path(written_to);
-  std::vector<std::string> candidates = {recorded};
-  if (!report_dir.empty()) {
-    if (!report_then.empty() && recorded == report_then) candidates.push_back(report_dir);
-    else if (!report_then.empty() && recorded.rfind(report_then + "/", 0) == 0)
-      candidates.push_back(report_dir + recorded.substr(report_then.size()));
-    if (recorded.front() != '/') candidates.push_back(report_dir + "/" + recorded);
+  // Inside the report first: a directory recorded under a name that now holds another run's
+  // files (an older run's, while a staged report is written) must not be read.
+  std::vector<std::string> candidates;
+  if (!report_dir.empty() && !report_then.empty()) {
+    if (recorded == report_then) candidates.push_back(report_dir);
+    else if (recorded.rfind(report_then + "/", 0) == 0) candidates.push_back(report_dir + recorded.substr(report_then.size()));
   }
+  candidates.push_back(recorded);
+  if (!report_dir.empty() && recorded.front() != '/') candidates.push_back(report_dir + "/" + recorded);
   for (const auto& candidate : candidates)
     if (posix_fs::exists(candidate + "/" + file)) return candidate + "/" + file;
   return "";

@@ -27,6 +27,11 @@ std::string junit_xml(const ReportContext& context, const std::vector<ScenarioOu
 std::string report_html(const ReportContext& context, const std::vector<ScenarioOutcome>& outcomes,
                         const std::string& report_dir);
 
+class StagedDirectory;
+// The reports of runs made inside `staged` (validate, bench, cache-diff), written into it with
+// every directory recorded as it will be named once in place; then the staging is committed.
+void write_staged_reports(StagedDirectory& staged, ReportContext context, std::vector<ScenarioOutcome> outcomes);
+
 // All four into `dir` (created if needed), and outcomes.json, what they are made from. The images
 // are looked for around `read_from` (glmh report RUN_DIR --out DIR: RUN_DIR), by default `dir`;
 // context.written_to, when empty, becomes `dir`.

@@ -3,6 +3,7 @@
 #include "harness/io/csv_reader.h"
 #include "harness/io/report_files.h"
 #include "harness/reports/report_writers.h"
+#include "pipeline/runtime/printable_text.h"
 
 namespace glmh {
 
@@ -35,14 +36,14 @@ double number_at(const std::string& text, const std::string& where, const std::s
     if (used == text.size()) return v;
   } catch (const std::exception&) {
   }
-  throw std::runtime_error(where + ": " + column + ": expected a number, got '" + text + "'");
+  throw std::runtime_error(printable(where + ": " + column + ": expected a number, got '" + text + "'", 1000));
 }
 
 CheckStatus status_at(const std::string& text, const std::string& where) {
   if (text == "pass") return CheckStatus::Pass;
   if (text == "fail") return CheckStatus::Fail;
   if (text == "na") return CheckStatus::NotApplicable;
-  throw std::runtime_error(where + ": status '" + text + "' is not pass, fail or na");
+  throw std::runtime_error(printable(where + ": status '" + text + "' is not pass, fail or na", 1000));
 }
 
 }  // namespace
@@ -78,7 +79,7 @@ std::vector<ScenarioOutcome> read_results_csv(const std::string& path) {
     std::string scenario, kind, name, status, value, threshold, detail;
     while (in.read_row(scenario, kind, name, status, value, threshold, detail)) {
       const std::string where = path + ":" + std::to_string(in.get_file_line());
-      if (scenario.empty()) throw std::runtime_error(where + ": no scenario name");
+      if (scenario.empty()) throw std::runtime_error(printable(where + ": no scenario name", 1000));
       if (outcomes.empty() || outcomes.back().scenario.name != scenario) {
         outcomes.emplace_back();
         outcomes.back().scenario.name = scenario;
@@ -103,11 +104,11 @@ std::vector<ScenarioOutcome> read_results_csv(const std::string& path) {
                  kind == "image") {
         o.performance.emplace_back(name, number_at(value, where, "value"));
       } else {
-        throw std::runtime_error(where + ": unknown kind '" + kind + "'");
+        throw std::runtime_error(printable(where + ": unknown kind '" + kind + "'", 1000));
       }
     }
   } catch (const io::error::base& e) {
-    throw std::runtime_error(path + ": " + e.what());
+    throw std::runtime_error(printable(path + ": " + e.what(), 1000));
   }
   return outcomes;
 }

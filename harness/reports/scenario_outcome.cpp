@@ -9,6 +9,8 @@
 #include <map>
 #include <stdexcept>
 
+#include "pipeline/runtime/printable_text.h"
+
 namespace glmh {
 
 namespace {
@@ -17,7 +19,7 @@ CheckStatus status_of(const std::string& text, const std::string& where) {
   if (text == "pass") return CheckStatus::Pass;
   if (text == "fail") return CheckStatus::Fail;
   if (text == "na") return CheckStatus::NotApplicable;
-  throw std::runtime_error(where + ": status '" + text + "' is not pass, fail or na");
+  throw std::runtime_error(printable(where + ": status '" + text + "' is not pass, fail or na", 1000));
 }
 
 }  // namespace
@@ -70,7 +72,15 @@ Scenario scenario_from(const nlohmann::json& j) {
 
 // JSON has no infinity: store non-finite numbers as strings.
 nlohmann::json number_json(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(std::to_string(v)); }
-double number_from(const nlohmann::json& j) { return j.is_string() ? std::stod(j.get<std::string>()) : j.get<double>(); }
+// What number_json wrote: a number, or the text of a non-finite one.
+double number_from(const nlohmann::json& j, const std::string& where) {
+  if (!j.is_string()) return j.get<double>();
+  const std::string text = j.get<std::string>();
+  if (text == "inf") return HUGE_VAL;
+  if (text == "-inf") return -HUGE_VAL;
+  if (text == "nan" || text == "-nan") return std::nan("");
+  throw std::runtime_error(printable(where + ": '" + text + "' is not a number (inf, -inf, nan or a JSON number)", 1000));
+}
 
 }  // namespace
 
@@ -104,7 +114,7 @@ std::string report_data_json(const ReportContext& context, const std::vector<Sce
 
 void read_report_data(const std::string& path, ReportContext& context, std::vector<ScenarioOutcome>& outcomes) {
   std::ifstream in(path);
-  if (!in) throw std::runtime_error(path + ": cannot read (is this a glmh validate or bench report directory?)");
+  if (!in) throw std::runtime_error(printable(path + ": cannot read (is this a glmh validate or bench report directory?)", 1000));
   try {
     const nlohmann::json j = nlohmann::json::parse(in);
     context.title = j.at("title");
@@ -123,16 +133,16 @@ void read_report_data(const std::string& path, ReportContext& context, std::vect
       o.reference_dir = e.value("reference_dir", "");
       o.reference_origin = e.value("reference_origin", "");
       for (const auto& c : e.value("checks", nlohmann::json::array()))
-        o.checks.push_back({c.at("name"), status_of(c.at("status"), path), number_from(c.at("value")),
-                            number_from(c.at("threshold")), c.at("detail")});
+        o.checks.push_back({c.at("name"), status_of(c.at("status"), path), number_from(c.at("value"), path),
+                            number_from(c.at("threshold"), path), c.at("detail")});
       for (const auto& st : e.value("stage_seconds", nlohmann::json::array()))
         o.stage_seconds.emplace_back(st.at(0).get<std::string>(), st.at(1).get<double>());
       for (const auto& p : e.value("performance", nlohmann::json::array()))
-        o.performance.emplace_back(p.at(0).get<std::string>(), number_from(p.at(1)));
+        o.performance.emplace_back(p.at(0).get<std::string>(), number_from(p.at(1), path));
       outcomes.push_back(std::move(o));
     }
   } catch (const nlohmann::json::exception& e) {
-    throw std::runtime_error(path + ": " + e.what());
+    throw std::runtime_error(printable(path + ": " + e.what(), 1000));
   }
 }
 

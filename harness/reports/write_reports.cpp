@@ -1,5 +1,6 @@
 #include "pipeline/runtime/posix_fs.h"
 #include "harness/io/report_files.h"
+#include "harness/io/staged_directory.h"
 #include "harness/reports/report_writers.h"
 
 namespace glmh {
@@ -14,6 +15,16 @@ void write_reports(const std::string& dir, const ReportContext& given, const std
   write_file_atomically(dir + "/report.html", report_html(context, outcomes, read_from.empty() ? dir : read_from));
   write_file_atomically(dir + "/junit.xml", junit_xml(context, outcomes));
   write_file_atomically(dir + "/outcomes.json", report_data_json(context, outcomes));
+}
+
+void write_staged_reports(StagedDirectory& staged, ReportContext context, std::vector<ScenarioOutcome> outcomes) {
+  for (auto& o : outcomes) {
+    o.run_dir = relocated(o.run_dir, staged.path(), staged.final_path());
+    o.reference_dir = relocated(o.reference_dir, staged.path(), staged.final_path());
+  }
+  context.written_to = staged.final_path();
+  write_reports(staged.path(), context, outcomes, staged.path());
+  staged.commit();
 }
 
 }  // namespace glmh

@@ -4,10 +4,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include <optional>
+
 #include "harness/caching/cache_schedule.h"
 #include "harness/cli/exit_codes.h"
 #include "harness/cli/glm_image_cli.h"
 #include "harness/io/report_files.h"
+#include "harness/io/staged_directory.h"
 #include "harness/reports/report_writers.h"
 #include "harness/run/run_reference.h"
 #include "harness/scenarios/scenario_runner.h"
@@ -74,12 +77,18 @@ Scenario scenario_of_run(const CliArgs& args, const RunSettings& settings, const
 
 void write_run_directory(const std::string& dir, RankContext& ctx, const CliArgs& args, const RunSettings& settings,
                          const GlmImageModels& models, const Request& request, const RunRecord& record) {
-  posix_fs::make_directories(dir);
-  if (record.stopped.empty()) write_run_outputs(dir, request, "glmh run");
-  write_run_json(dir, ctx, args, settings, models, record);
-  if (record.bench) write_bench_json(dir, settings, *record.bench, ctx);
+  // The files go into `target`; paths are recorded as the directory will be named once in place.
+  // Without a caller that stages `dir` (glmh run under torchrun), this rank stages it.
+  std::optional<StagedDirectory> own_staging;
+  if (settings.recorded_out.empty()) own_staging.emplace(dir);
+  const std::string target = own_staging ? own_staging->path() : dir;
+  const std::string recorded = settings.recorded_out.empty() ? dir : settings.recorded_out;
+  posix_fs::make_directories(target);
+  if (record.stopped.empty()) write_run_outputs(target, request, "glmh run");
+  write_run_json(target, ctx, args, settings, models, record);
+  if (record.bench) write_bench_json(target, settings, *record.bench, ctx);
   if (record.cache)
-    write_cache_schedule(dir + "/cache_hits.safetensors", {*record.cache, settings.cache.describe(), record.dit_layers},
+    write_cache_schedule(target + "/cache_hits.safetensors", {*record.cache, settings.cache.describe(), record.dit_layers},
                          "glmh run");
 
   ScenarioOutcome outcome;
@@ -89,13 +98,16 @@ void write_run_directory(const std::string& dir, RankContext& ctx, const CliArgs
   outcome.reason = record.failed() ? "a check failed" : "every check passed";
   if (!record.stopped.empty()) outcome.reason += "; the stages stopped early: " + record.stopped;
   outcome.seconds = record.seconds;
-  outcome.run_dir = dir;
-  outcome.reference_dir = args.str("reference");
-  outcome.reference_origin = reference_origin(outcome.reference_dir);
+  outcome.run_dir = recorded;
+  outcome.reference_dir = relocated(args.str("reference"), dir, recorded);
+  outcome.reference_origin = reference_origin(args.str("reference"));
   outcome.checks = record.checks;
   outcome.stage_seconds = record.stage_seconds;
-  const std::string run_id = dir.substr(dir.find_last_of('/') + 1);
-  write_reports(dir, scenario_report_context("glmh run", run_id, "", {outcome}), {outcome});
+  const std::string run_id = recorded.substr(recorded.find_last_of('/') + 1);
+  ReportContext context = scenario_report_context("glmh run", run_id, "", {outcome});
+  context.written_to = recorded;
+  write_reports(target, context, {outcome}, target);
+  if (own_staging) own_staging->commit();
 }
 
 }  // namespace glmh

@@ -162,8 +162,9 @@ int run_rank_main(RankContext& ctx, const CliArgs& args, const RunSettings& sett
       ctx.log().info("stage ", stage, ": ", text, " s (max over ranks)");
     }
     write_run_directory(settings.out, ctx, args, settings, *setup.models, setup.request, record);
-    ctx.log().info("Result is : ", record.failed() ? "INVALID" : "VALID", "; report in ", settings.out,
-                   "/summary.md and ", settings.out, "/report.html");
+    const std::string& shown = settings.recorded_out.empty() ? settings.out : settings.recorded_out;
+    ctx.log().info("Result is : ", record.failed() ? "INVALID" : "VALID", "; report in ", shown, "/summary.md and ",
+                   shown, "/report.html");
   }
   ctx.enter_stage("done");
   return record.failed() ? kExitCheckFailed : kExitOk;

@@ -35,6 +35,8 @@ std::vector<OptionSpec> run_option_specs() {
       {"out", "DIR", "the run directory: summary.md, report.html, results.csv, run.json, image.png, latents, "
                      "prior tokens (default: REPORTS/<run-id>)", ""},
       {"reports", "DIR", "where a run without --out makes its directory", "reports"},
+      {"recorded-out", "DIR", "the name --out gets when its caller (glmh's launcher, validate, golden) puts it in place: "
+                              "paths are recorded as DIR and the caller, not this run, stages the directory", ""},
       {"help", "", "show this help", ""},
   };
   specs.insert(specs.end(), own.begin(), own.end());
@@ -61,6 +63,7 @@ RunSettings run_settings_from(const CliArgs& args) {
   }
   s.ar_cuda_graph = !args.flag("ar-eager");
   s.out = args.str("out");
+  s.recorded_out = args.str("recorded-out");
   if (args.given("latent-tolerance")) s.parity.latent_tolerance = args.real("latent-tolerance");
   if (args.given("min-cosine")) s.parity.min_cosine = args.real("min-cosine");
   if (args.given("min-psnr")) s.parity.min_psnr_db = args.real("min-psnr");

@@ -20,6 +20,9 @@ struct RunSettings {
   FaultSpec inject;                           // --inject failure (docs/faults.md#failure-injection)
   bool ar_cuda_graph = true;
   std::string out;                            // the run directory
+  // The name `out` gets when the caller commits it (docs/reliability.md#crash-safe-outputs);
+  // empty: nobody stages `out` but this run's rank 0, which then stages it itself.
+  std::string recorded_out;
   CacheProfile cache;                         // --cache
   ParityOverrides parity;                     // --latent-tolerance, --min-cosine, --min-psnr, --min-ssim
   BenchSettings bench;

@@ -3,6 +3,8 @@
 #include "harness/io/csv_reader.h"
 
 #include <algorithm>
+#include <climits>
+#include <cstdlib>
 #include <cmath>
 #include <fstream>
 #include <map>
@@ -14,6 +16,7 @@
 #include "pipeline/glm_image/glm_image_parallel_options.h"
 #include "pipeline/model/model_source.h"
 #include "pipeline/runtime/parallel_layout.h"
+#include "pipeline/runtime/printable_text.h"
 
 namespace glmh {
 
@@ -47,8 +50,9 @@ class RowParser {
 
   [[noreturn]] void fail(const std::string& column, const std::string& message) const {
     const auto it = columns_.find(column);
-    throw ScenarioFileError(path_ + ":" + std::to_string(line_) + ":" + std::to_string(it == columns_.end() ? 1 : it->second) +
-                            ": " + column + ": " + message);
+    throw ScenarioFileError(printable(path_ + ":" + std::to_string(line_) + ":" +
+                                      std::to_string(it == columns_.end() ? 1 : it->second) + ": " + column + ": " + message,
+                                      1000));
   }
   int integer(const std::string& column, const std::string& text, int fallback, int min_value) const {
     if (text.empty()) return fallback;
@@ -144,6 +148,26 @@ void check_against_model(const Scenario& sc, const RowParser& row) {
   }
 }
 
+// A scenario's image, relative to the scenario file's folder; refused when it does not exist or,
+// unless the options allow it, when it resolves (symbolic links followed) outside that folder:
+// a scenario file from elsewhere must not make glmh read, and embed in its reports, any file
+// the user can read (docs/reliability.md#private-state).
+std::string confined_image(const std::string& image, const std::string& scenario_path, const ScenarioFileOptions& options,
+                           const RowParser& row) {
+  const size_t slash = scenario_path.rfind('/');
+  const std::string folder = slash == std::string::npos ? "." : scenario_path.substr(0, slash);
+  const std::string path = image[0] == '/' ? image : folder + "/" + image;
+  char real_image[PATH_MAX], real_folder[PATH_MAX];
+  if (::realpath(path.c_str(), real_image) == nullptr) row.fail("image", "'" + image + "' does not exist (" + path + ")");
+  if (options.images_anywhere) return path;
+  if (::realpath(folder.c_str(), real_folder) == nullptr) row.fail("image", "cannot resolve the folder " + folder);
+  const std::string inside = std::string(real_folder) == "/" ? "/" : std::string(real_folder) + "/";
+  if (std::string(real_image).rfind(inside, 0) != 0)
+    row.fail("image", "'" + image + "' lies outside the scenario file's folder " + real_folder +
+                          " (--images-anywhere allows it)");
+  return path;
+}
+
 }  // namespace
 
 const std::vector<std::string>& scenario_columns() {
@@ -154,7 +178,7 @@ const std::vector<std::string>& scenario_columns() {
   return columns;
 }
 
-std::vector<Scenario> read_scenario_file(const std::string& path) {
+std::vector<Scenario> read_scenario_file(const std::string& path, const ScenarioFileOptions& options) {
   std::ifstream probe(path);
   if (!probe) throw ScenarioFileError(path + ":1:1: cannot open the scenario file");
   const std::map<std::string, int> positions = header_positions(path);
@@ -162,10 +186,10 @@ std::vector<Scenario> read_scenario_file(const std::string& path) {
   static_assert(kColumns == 25);
   for (const auto& [name, position] : positions)
     if (std::find(columns.begin(), columns.end(), name) == columns.end())
-      throw ScenarioFileError(path + ":1:" + std::to_string(position) + ": unknown column '" + name +
+      throw ScenarioFileError(printable(path + ":1:" + std::to_string(position) + ": unknown column '" + name +
                               "' (expected: name, model, task, image, prompt, height, width, steps, guidance, seed, "
                               "dtype, device, world_size, tp, sp, ulysses, ring, cfg, ar_strategy, cache, fault, "
-                              "expect, latent_tolerance, min_cosine, min_psnr)");
+                              "expect, latent_tolerance, min_cosine, min_psnr)", 1000));
   if (!positions.count("name")) throw ScenarioFileError(path + ":1:1: the header has no 'name' column");
 
   std::vector<Scenario> out;
@@ -193,10 +217,7 @@ std::vector<Scenario> read_scenario_file(const std::string& path) {
       sc.image = v[3];
       if (sc.task == "i2i" && sc.image.empty()) row.fail("image", "task i2i needs a reference image");
       if (sc.task == "t2i" && !sc.image.empty()) row.fail("image", "task t2i takes no image");
-      if (!sc.image.empty() && sc.image[0] != '/') {
-        const size_t slash = path.rfind('/');
-        sc.image = (slash == std::string::npos ? "." : path.substr(0, slash)) + "/" + sc.image;
-      }
+      if (!sc.image.empty()) sc.image = confined_image(sc.image, path, options, row);
       if (!v[4].empty()) sc.prompt = v[4];
       sc.height = row.integer("height", v[5], sc.height, 32);
       sc.width = row.integer("width", v[6], sc.width, 32);
@@ -244,7 +265,7 @@ std::vector<Scenario> read_scenario_file(const std::string& path) {
     int column = 1;
     if (const auto* with_name = dynamic_cast<const io::error::with_column_name*>(&e))
       if (const auto it = positions.find(with_name->column_name); it != positions.end()) column = it->second;
-    throw ScenarioFileError(path + ":" + std::to_string(std::max(line, 1)) + ":" + std::to_string(column) + ": " + message);
+    throw ScenarioFileError(printable(path + ":" + std::to_string(std::max(line, 1)) + ":" + std::to_string(column) + ": " + message, 1000));
   }
   if (out.empty()) throw ScenarioFileError(path + ":1:1: no scenarios in the file");
   return out;

@@ -19,7 +19,12 @@ class ScenarioFileError : public std::invalid_argument {
 // The columns, in documentation order.
 const std::vector<std::string>& scenario_columns();
 
-std::vector<Scenario> read_scenario_file(const std::string& path);
+struct ScenarioFileOptions {
+  // Allow `image` paths outside the scenario file's folder (absolute, "..", or a link out).
+  bool images_anywhere = false;
+};
+
+std::vector<Scenario> read_scenario_file(const std::string& path, const ScenarioFileOptions& options = {});
 
 // The scenarios whose name matches `filter` (ECMAScript regex, searched; empty: all).
 std::vector<Scenario> filter_scenarios(const std::vector<Scenario>& all, const std::string& filter);

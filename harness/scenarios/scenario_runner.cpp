@@ -16,6 +16,7 @@
 #include "harness/cli/exit_codes.h"
 #include "pipeline/runtime/posix_fs.h"
 #include "harness/io/report_files.h"
+#include "harness/io/staged_directory.h"
 #include "harness/run/run_reference.h"
 #include "harness/reports/report_writers.h"
 
@@ -137,6 +138,8 @@ ReportContext scenario_report_context(const std::string& title, const std::strin
 
 std::vector<ScenarioOutcome> run_scenarios(const std::vector<Scenario>& selected, const ScenarioRunOptions& options) {
   const std::string& out = options.out;
+  // The caller puts OUT in place when every run is done, so no child run stages its own directory.
+  const std::string recorded_out = options.recorded_out.empty() ? out : options.recorded_out;
   const auto limit = options.limit;
   posix_fs::make_directories(out + "/scenarios");
   posix_fs::make_directories(out + "/references");
@@ -160,7 +163,7 @@ std::vector<ScenarioOutcome> run_scenarios(const std::vector<Scenario>& selected
         std::vector<std::string> ref_args = {"run"};
         const auto a = single_rank_request(s).run_arguments();
         ref_args.insert(ref_args.end(), a.begin(), a.end());
-        ref_args.insert(ref_args.end(), {"--out", dir});
+        ref_args.insert(ref_args.end(), {"--out", dir, "--recorded-out", relocated(dir, out, recorded_out)});
         const ChildResult r = run_glmh_child(ref_args, dir + ".log", limit);
         references[key] = r.exit_code == kExitOk ? dir : "";
       }
@@ -173,7 +176,8 @@ std::vector<ScenarioOutcome> run_scenarios(const std::vector<Scenario>& selected
       const auto a = s.run_arguments();
       run_args.insert(run_args.end(), a.begin(), a.end());
       run_args.insert(run_args.end(), options.extra_run_args.begin(), options.extra_run_args.end());
-      run_args.insert(run_args.end(), {"--reference", references[key], "--out", o.run_dir});
+      run_args.insert(run_args.end(), {"--reference", references[key], "--out", o.run_dir, "--recorded-out",
+                                       relocated(o.run_dir, out, recorded_out)});
       o.reference_dir = references[key];
       o.reference_origin = reference_origin(o.reference_dir);
       const ChildResult run = run_glmh_child(run_args, o.run_dir + ".log", limit);

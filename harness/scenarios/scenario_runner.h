@@ -16,6 +16,7 @@ namespace glmh {
 struct ScenarioRunOptions {
   std::string golden;                    // golden store; empty: references are computed
   std::string out;                       // OUT/scenarios/<name>/, OUT/references/<key>/
+  std::string recorded_out;              // the name OUT gets once in place (empty: OUT itself)
   std::chrono::seconds limit{1800};      // per child run
   std::vector<std::string> extra_run_args;  // e.g. glmh bench's --repeat N
 };

@@ -3,6 +3,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "pipeline/runtime/printable_text.h"
 namespace glmh {
 
 nlohmann::json read_json_file(const std::string& path) {
@@ -10,10 +11,14 @@ nlohmann::json read_json_file(const std::string& path) {
   if (!in) throw CheckpointError("cannot open '" + path + "'");
   std::stringstream text;
   text << in.rdbuf();
+  return parse_json_text(text.str(), path);
+}
+
+nlohmann::json parse_json_text(const std::string& text, const std::string& source) {
   try {
-    return nlohmann::json::parse(text.str());
+    return nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
-    throw CheckpointError("'" + path + "' is not valid JSON: " + e.what());
+    throw CheckpointError("'" + source + "' is not valid JSON: " + e.what());
   }
 }
 
@@ -21,12 +26,13 @@ ConfigFields::ConfigFields(const nlohmann::json& j, std::string source) : j_(j),
   if (!j_.is_object()) fail("expected a JSON object, got " + std::string(j_.type_name()));
 }
 
-void ConfigFields::fail(const std::string& what) const { throw CheckpointError("'" + source_ + "': " + what); }
+void ConfigFields::fail(const std::string& what) const { throw CheckpointError(printable("'" + source_ + "': " + what, 1000)); }
 
-void ConfigFields::positive_int(const char* key, int64_t& out) const {
+void ConfigFields::positive_int(const char* key, int64_t& out, int64_t largest) const {
   if (!j_.contains(key)) return;
-  if (!j_[key].is_number_integer() || j_[key].get<int64_t>() <= 0)
-    fail(std::string("field '") + key + "' must be a positive integer, got " + j_[key].dump());
+  if (!j_[key].is_number_integer() || j_[key].get<int64_t>() <= 0 || j_[key].get<int64_t>() > largest)
+    fail(std::string("field '") + key + "' must be a positive integer up to " + std::to_string(largest) + ", got " +
+         j_[key].dump());
   out = j_[key].get<int64_t>();
 }
 
@@ -51,17 +57,19 @@ void ConfigFields::text(const char* key, std::string& out) const {
 void ConfigFields::integer_list(const char* key, std::vector<int64_t>& out, int64_t least) const {
   if (!j_.contains(key)) return;
   const nlohmann::json& v = j_[key];
-  bool ok = v.is_array();
-  for (size_t i = 0; ok && i < v.size(); ++i) ok = v[i].is_number_integer() && v[i].get<int64_t>() >= least;
+  bool ok = v.is_array() && v.size() <= size_t(kMaxConfigLayers);
+  for (size_t i = 0; ok && i < v.size(); ++i)
+    ok = v[i].is_number_integer() && v[i].get<int64_t>() >= least && v[i].get<int64_t>() <= kMaxConfigInteger;
   if (!ok)
-    fail(std::string("field '") + key + "' must be a list of integers >= " + std::to_string(least) + ", got " + v.dump());
+    fail(std::string("field '") + key + "' must be a list of at most " + std::to_string(kMaxConfigLayers) +
+         " integers from " + std::to_string(least) + " to " + std::to_string(kMaxConfigInteger) + ", got " + v.dump());
   out = v.get<std::vector<int64_t>>();
 }
 
 void ConfigFields::number_list(const char* key, std::vector<double>& out) const {
   if (!j_.contains(key) || j_[key].is_null()) return;
   const nlohmann::json& v = j_[key];
-  bool ok = v.is_array();
+  bool ok = v.is_array() && v.size() <= size_t(kMaxConfigLayers);
   for (size_t i = 0; ok && i < v.size(); ++i) ok = v[i].is_number();
   if (!ok) fail(std::string("field '") + key + "' must be a list of numbers, got " + v.dump());
   out = v.get<std::vector<double>>();

@@ -16,6 +16,51 @@ namespace {
 
 constexpr int64_t kFormatVersion = 1;
 
+// The frame around the pickle (docs/reliability.md#fuzzing): a magic, the payload's length and
+// its FNV-1a hash. libtorch's unpickler reads its zip container past the end of a malformed
+// buffer (found by fuzz/request_pickle_fuzzer), so it only ever sees bytes that are exactly what
+// a glmh rank wrote.
+constexpr char kFrameMagic[8] = {'G', 'L', 'M', 'H', 'R', 'Q', '1', '\n'};
+constexpr size_t kFrameHeader = 24;
+
+uint64_t fnv1a(const char* data, size_t size) {
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < size; ++i) h = (h ^ uint8_t(data[i])) * 1099511628211ull;
+  return h;
+}
+
+void put_u64(std::string& out, uint64_t v) {
+  for (int i = 0; i < 8; ++i) out.push_back(char(v >> (8 * i)));
+}
+
+uint64_t get_u64(const std::string& in, size_t at) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = v << 8 | uint8_t(in[at + i]);
+  return v;
+}
+
+std::string framed(const std::vector<char>& payload) {
+  std::string out(kFrameMagic, sizeof kFrameMagic);
+  put_u64(out, payload.size());
+  put_u64(out, fnv1a(payload.data(), payload.size()));
+  out.append(payload.begin(), payload.end());
+  return out;
+}
+
+std::vector<char> unframed(const std::string& bytes) {
+  if (bytes.size() < kFrameHeader || std::memcmp(bytes.data(), kFrameMagic, sizeof kFrameMagic) != 0)
+    throw RequestError("serialised request: not a glmh request frame (" + std::to_string(bytes.size()) + " bytes)");
+  const uint64_t size = get_u64(bytes, 8);
+  if (size != bytes.size() - kFrameHeader)
+    throw RequestError("serialised request: the frame says " + std::to_string(size) + " bytes, " +
+                       std::to_string(bytes.size() - kFrameHeader) + " arrived");
+  if (get_u64(bytes, 16) != fnv1a(bytes.data() + kFrameHeader, size))
+    throw RequestError("serialised request: the payload does not match its checksum");
+  return std::vector<char>(bytes.begin() + kFrameHeader, bytes.end());
+}
+
+std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
+
 const char* kind_name(const Request::Value& v) {
   switch (v.index()) {
     case 0: return "tensor";
@@ -149,18 +194,28 @@ std::string Request::serialize(bool include_rank_local) const {
       {c10::IValue(kFormatVersion), c10::IValue(names), c10::IValue(kinds), c10::IValue(scopes),
        c10::IValue(on_accelerator), c10::IValue(values), generator, c10::IValue(timing_stages),
        c10::IValue(timing_seconds)});
-  const std::vector<char> bytes = torch::jit::pickle_save(c10::IValue(root));
-  return std::string(bytes.begin(), bytes.end());
+  return framed(torch::jit::pickle_save(c10::IValue(root)));
 }
 
 Request Request::deserialize(const std::string& bytes, const c10::Device& device) {
   c10::IValue root;
   try {
-    root = torch::jit::pickle_load(std::vector<char>(bytes.begin(), bytes.end()));
+    root = torch::jit::pickle_load(unframed(bytes));
   } catch (const c10::Error& e) {
-    throw RequestError(std::string("cannot decode a serialised request: ") +
-                       e.what_without_backtrace());
+    throw RequestError(std::string("cannot decode a serialised request: ") + first_line(e.what_without_backtrace()));
   }
+  // A frame from another glmh version can hold other types or lengths: one clear error, whatever
+  // accessor meets them first.
+  try {
+    return decoded(root, device);
+  } catch (const c10::Error& e) {
+    throw RequestError(std::string("serialised request has an unknown layout: ") + first_line(e.what_without_backtrace()));
+  } catch (const std::out_of_range& e) {
+    throw RequestError(std::string("serialised request has an unknown layout: ") + e.what());
+  }
+}
+
+Request Request::decoded(const c10::IValue& root, const c10::Device& device) {
   if (!root.isTuple() || root.toTupleRef().elements().size() != 9 ||
       root.toTupleRef().elements()[0].toInt() != kFormatVersion)
     throw RequestError("serialised request has an unknown layout");

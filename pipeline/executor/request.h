@@ -19,6 +19,10 @@
 #include <variant>
 #include <vector>
 
+namespace c10 {
+struct IValue;
+}
+
 namespace glmh {
 
 class RequestError : public std::runtime_error {
@@ -93,6 +97,8 @@ class Request {
   std::map<std::string, Field> fields_;
   std::optional<at::Generator> generator_;
   std::vector<StageTiming> timings_;
+
+  static Request decoded(const c10::IValue& root, const c10::Device& device);
 };
 
 }  // namespace glmh

@@ -14,8 +14,7 @@
 #include <tuple>
 #include <unordered_map>
 
-#include "pipeline/checkpoint/component_checkpoint.h"
-#include "pipeline/checkpoint/safetensors.h"
+#include "pipeline/checkpoint/config_fields.h"
 
 namespace glmh {
 

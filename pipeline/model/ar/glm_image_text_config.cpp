@@ -18,7 +18,7 @@ GlmImageTextConfig GlmImageTextConfig::from_json(const nlohmann::json& root, con
   f.positive_int("vision_vocab_size", c.vision_vocab_size);
   f.positive_int("hidden_size", c.hidden_size);
   f.positive_int("intermediate_size", c.intermediate_size);
-  f.positive_int("num_hidden_layers", c.num_hidden_layers);
+  f.positive_int("num_hidden_layers", c.num_hidden_layers, kMaxConfigLayers);
   f.positive_int("num_attention_heads", c.num_attention_heads);
   f.positive_int("num_key_value_heads", c.num_key_value_heads);
   f.positive_int("head_dim", c.head_dim);

@@ -19,8 +19,8 @@ GlmImageVisionConfig GlmImageVisionConfig::from_json(const nlohmann::json& root,
   GlmImageVisionConfig c;
   const ConfigFields f(section(root, "vision_config"), source + " (vision_config)");
   // Upstream's attribute_map lets the generic names stand for depth and num_heads.
-  f.positive_int("num_hidden_layers", c.depth);
-  f.positive_int("depth", c.depth);
+  f.positive_int("num_hidden_layers", c.depth, kMaxConfigLayers);
+  f.positive_int("depth", c.depth, kMaxConfigLayers);
   f.positive_int("num_attention_heads", c.num_heads);
   f.positive_int("num_heads", c.num_heads);
   f.positive_int("hidden_size", c.hidden_size);

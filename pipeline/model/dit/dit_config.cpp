@@ -11,7 +11,7 @@ GlmImageDiTConfig GlmImageDiTConfig::from_json(const nlohmann::json& j, const st
   f.positive_int("patch_size", c.patch_size);
   f.positive_int("in_channels", c.in_channels);
   f.positive_int("out_channels", c.out_channels);
-  f.positive_int("num_layers", c.num_layers);
+  f.positive_int("num_layers", c.num_layers, kMaxConfigLayers);
   f.positive_int("attention_head_dim", c.attention_head_dim);
   f.positive_int("num_attention_heads", c.num_attention_heads);
   f.positive_int("text_embed_dim", c.text_embed_dim);
@@ -38,6 +38,35 @@ nlohmann::json GlmImageDiTConfig::to_json() const {
           {"time_embed_dim", time_embed_dim},
           {"condition_dim", condition_dim},
           {"prior_vq_quantizer_codebook_size", prior_vq_quantizer_codebook_size}};
+}
+
+std::map<std::string, std::vector<int64_t>> dit_parameter_shapes(const GlmImageDiTConfig& c) {
+  const int64_t d = c.inner_dim(), t = c.time_embed_dim;
+  std::map<std::string, std::vector<int64_t>> s;
+  auto linear = [&](const std::string& name, int64_t out, int64_t in) {
+    s[name + ".weight"] = {out, in};
+    s[name + ".bias"] = {out};
+  };
+  linear("image_projector.proj", d, c.in_channels * c.patch_size * c.patch_size);
+  linear("glyph_projector.net.0.proj", d, c.text_embed_dim);
+  linear("glyph_projector.net.2", d, d);
+  s["prior_token_embedding.weight"] = {c.prior_vq_quantizer_codebook_size, d};
+  linear("prior_projector.net.0.proj", d, d);
+  linear("prior_projector.net.2", d, d);
+  linear("time_condition_embed.timestep_embedder.linear_1", t, t);
+  linear("time_condition_embed.timestep_embedder.linear_2", t, t);
+  linear("time_condition_embed.condition_embedder.linear_1", t, 4 * c.condition_dim);
+  linear("time_condition_embed.condition_embedder.linear_2", t, t);
+  for (int64_t i = 0; i < c.num_layers; ++i) {
+    const std::string b = "transformer_blocks." + std::to_string(i) + ".";
+    linear(b + "norm1.linear", 12 * d, t);
+    for (const char* proj : {"to_q", "to_k", "to_v", "to_out.0"}) linear(b + "attn1." + proj, d, d);
+    linear(b + "ff.net.0.proj", 4 * d, d);
+    linear(b + "ff.net.2", d, 4 * d);
+  }
+  linear("norm_out.linear", 2 * d, t);
+  linear("proj_out", c.patch_size * c.patch_size * c.out_channels, d);
+  return s;
 }
 
 }  // namespace glmh

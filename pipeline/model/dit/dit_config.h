@@ -3,8 +3,10 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 namespace glmh {
 
@@ -27,5 +29,8 @@ struct GlmImageDiTConfig {
   static GlmImageDiTConfig from_json(const nlohmann::json& j, const std::string& source);
   nlohmann::json to_json() const;
 };
+
+// Every parameter of the model with its shape, in name order (the checkpoint's tensor names).
+std::map<std::string, std::vector<int64_t>> dit_parameter_shapes(const GlmImageDiTConfig& config);
 
 }  // namespace glmh

@@ -35,35 +35,6 @@ at::Tensor sinusoidal_embedding(const at::Tensor& values, int64_t dim) {
   return at::cat({at::cos(angles), at::sin(angles)}, -1);
 }
 
-std::map<std::string, std::vector<int64_t>> dit_parameter_shapes(const GlmImageDiTConfig& c) {
-  const int64_t d = c.inner_dim(), t = c.time_embed_dim;
-  std::map<std::string, std::vector<int64_t>> s;
-  auto linear = [&](const std::string& name, int64_t out, int64_t in) {
-    s[name + ".weight"] = {out, in};
-    s[name + ".bias"] = {out};
-  };
-  linear("image_projector.proj", d, c.in_channels * c.patch_size * c.patch_size);
-  linear("glyph_projector.net.0.proj", d, c.text_embed_dim);
-  linear("glyph_projector.net.2", d, d);
-  s["prior_token_embedding.weight"] = {c.prior_vq_quantizer_codebook_size, d};
-  linear("prior_projector.net.0.proj", d, d);
-  linear("prior_projector.net.2", d, d);
-  linear("time_condition_embed.timestep_embedder.linear_1", t, t);
-  linear("time_condition_embed.timestep_embedder.linear_2", t, t);
-  linear("time_condition_embed.condition_embedder.linear_1", t, 4 * c.condition_dim);
-  linear("time_condition_embed.condition_embedder.linear_2", t, t);
-  for (int64_t i = 0; i < c.num_layers; ++i) {
-    const std::string b = "transformer_blocks." + std::to_string(i) + ".";
-    linear(b + "norm1.linear", 12 * d, t);
-    for (const char* proj : {"to_q", "to_k", "to_v", "to_out.0"}) linear(b + "attn1." + proj, d, d);
-    linear(b + "ff.net.0.proj", 4 * d, d);
-    linear(b + "ff.net.2", d, 4 * d);
-  }
-  linear("norm_out.linear", 2 * d, t);
-  linear("proj_out", c.patch_size * c.patch_size * c.out_channels, d);
-  return s;
-}
-
 GlmImageDiT GlmImageDiT::from_tensors(const GlmImageDiTConfig& config,
                                       const std::map<std::string, at::Tensor>& tensors) {
   GlmImageDiT m;

@@ -54,9 +54,6 @@ struct DiTInputs {
   DitBlockCache* block_cache = nullptr;       // not owned; null: every block runs every call
 };
 
-// Every parameter of the model with its shape, in name order (the checkpoint's tensor names).
-std::map<std::string, std::vector<int64_t>> dit_parameter_shapes(const GlmImageDiTConfig& config);
-
 class GlmImageDiT {
  public:
   // Loads every parameter from `checkpoint` (shapes checked against the config), converted to

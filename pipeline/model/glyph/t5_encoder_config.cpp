@@ -11,7 +11,7 @@ T5EncoderConfig T5EncoderConfig::from_json(const nlohmann::json& j, const std::s
   f.positive_int("d_model", c.d_model);
   f.positive_int("d_kv", c.d_kv);
   f.positive_int("d_ff", c.d_ff);
-  f.positive_int("num_layers", c.num_layers);
+  f.positive_int("num_layers", c.num_layers, kMaxConfigLayers);
   f.positive_int("num_heads", c.num_heads);
   f.positive_int("relative_attention_num_buckets", c.relative_attention_num_buckets);
   f.positive_int("relative_attention_max_distance", c.relative_attention_max_distance);

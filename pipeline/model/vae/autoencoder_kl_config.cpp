@@ -13,7 +13,7 @@ AutoencoderKLConfig AutoencoderKLConfig::from_json(const nlohmann::json& j, cons
   f.positive_int("in_channels", c.in_channels);
   f.positive_int("out_channels", c.out_channels);
   f.positive_int("latent_channels", c.latent_channels);
-  f.positive_int("layers_per_block", c.layers_per_block);
+  f.positive_int("layers_per_block", c.layers_per_block, kMaxConfigLayers);
   f.positive_int("norm_num_groups", c.norm_num_groups);
   f.boolean("use_quant_conv", c.use_quant_conv);
   f.boolean("use_post_quant_conv", c.use_post_quant_conv);
@@ -29,6 +29,10 @@ AutoencoderKLConfig AutoencoderKLConfig::from_json(const nlohmann::json& j, cons
   }
   f.integer_list("block_out_channels", c.block_out_channels, 1);
   if (c.block_out_channels.empty()) fail("field 'block_out_channels' must be a non-empty list");
+  if (int64_t(c.block_out_channels.size()) * (c.layers_per_block + 1) > kMaxConfigLayers)
+    fail("block_out_channels x (layers_per_block + 1) = " +
+         std::to_string(int64_t(c.block_out_channels.size()) * (c.layers_per_block + 1)) + " ResNet blocks, more than " +
+         std::to_string(kMaxConfigLayers));
   f.number_list("latents_mean", c.latents_mean);
   f.number_list("latents_std", c.latents_std);
   for (const auto* stats : {&c.latents_mean, &c.latents_std})
