@@ -52,6 +52,25 @@ TEST(FlowMatchScheduler, ExactIntegersStayExact) {
   for (int k = 0; k < 999; ++k) ASSERT_EQ(s.timesteps[k], 1000 - k) << k;
 }
 
+TEST(FlowMatchScheduler, AConfigAskingForAnotherScheduleIsRefusedNamingTheField) {
+  const std::pair<const char*, nlohmann::json> cases[] = {
+      {"invert_sigmas", true},       {"use_karras_sigmas", true},   {"use_exponential_sigmas", true},
+      {"use_beta_sigmas", true},     {"stochastic_sampling", true}, {"shift_terminal", 0.1},
+      {"time_shift_type", "exponential"}, {"num_train_timesteps", 0}};
+  for (const auto& [field, value] : cases) {
+    try {
+      nlohmann::json config = {{"use_dynamic_shifting", true}, {"time_shift_type", "linear"}};
+      config[field] = value;
+      FlowMatchSchedulerConfig::from_json(config, "scheduler_config.json");
+      ADD_FAILURE() << field << " = " << value.dump() << " was accepted";
+    } catch (const CheckpointError& e) {
+      const std::string what = e.what();
+      EXPECT_EQ(what.rfind("'scheduler_config.json': ", 0), 0u) << what;
+      EXPECT_NE(what.find(field), std::string::npos) << what;
+    }
+  }
+}
+
 TEST(FlowMatchScheduler, RefusesZeroSteps) { EXPECT_THROW(glm_image_schedule(4096, 0), std::invalid_argument); }
 
 }  // namespace

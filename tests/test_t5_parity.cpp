@@ -22,6 +22,18 @@ TEST(T5Parity, MatchesTransformers) {
   testing::expect_parity(out, ref, "last_hidden_state");
 }
 
+TEST(T5Config, AFeedForwardGlmhCannotComputeIsRefusedNamingTheField) {
+  for (const char* proj : {"gated-mish", "swiglu", "gated-"}) {
+    try {
+      T5EncoderConfig::from_json({{"feed_forward_proj", proj}}, "text_encoder/config.json");
+      ADD_FAILURE() << proj << " was accepted";
+    } catch (const CheckpointError& e) {
+      EXPECT_NE(std::string(e.what()).find("'text_encoder/config.json': field 'feed_forward_proj'"), std::string::npos)
+          << e.what();
+    }
+  }
+}
+
 TEST(T5Parity, TheCheckCatchesAMissingPositionBias) {
   const auto ckpt = ComponentCheckpoint::open(kGolden + "/t5_tiny");
   const auto config = T5EncoderConfig::from_json(ckpt.config(), "t5_tiny/config.json");
