@@ -1,5 +1,5 @@
-// Cost of moving a request between ranks: the MAIN_RANK_ONLY_AND_SEND_TO_OTHERS stage pickles the
-// whole request on rank 0 and unpickles it on every other rank, once per generation. Sized like
+// Cost of moving a request between ranks: the MAIN_RANK_ONLY_AND_SEND_TO_OTHERS stage serialises the
+// whole request on rank 0 and reads it back on every other rank, once per generation. Sized like
 // GLM-Image at 1024x1024: 4096 prior tokens, latents [16, 128, 128] fp32, a CPU generator.
 #include <ATen/ATen.h>
 #include <benchmark/benchmark.h>

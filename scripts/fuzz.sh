@@ -21,7 +21,7 @@ dict_of() {
     png_fuzzer) echo png.dict ;;
     scenario_csv_fuzzer) echo scenario_csv.dict ;;
     baseline_csv_fuzzer | results_csv_fuzzer) echo csv.dict ;;
-    request_pickle_fuzzer) echo "" ;;
+    request_fuzzer) echo "" ;;
     *) echo json.dict ;;
   esac
 }
@@ -65,7 +65,7 @@ run() {
     local execs rate secs findings
     execs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)"
     rate="$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)"
-    secs="$(grep -o 'DONE.*in [0-9]* second' "$log" | grep -o '[0-9]* second' | cut -d' ' -f1 | tail -1)"
+    secs="$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$log" | tail -1)"
     findings="$(find "$work/findings" -name "$t-*" | wc -l)"
     printf '%-28s %8s %12s %10s %8s\n' "$t" "${secs:-?}" "${execs:-?}" "${rate:-?}" "$findings"
     if [ "$findings" -ne 0 ] || [ -z "$execs" ]; then

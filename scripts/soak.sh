@@ -5,8 +5,9 @@
 #   - its exit code is the one its failure calls for (docs/faults.md#exit-codes): none 0, a
 #     checked fault or a perturbed request 1, a refused injection 2 (fast, one line), a rank that
 #     throws, exits, dies, stalls or freezes 3;
-#   - no rank process is left behind, no launcher directory (/tmp/glmh-run-PID-*) remains, and no
-#     half-written file (*.tmp) is left in the run directory.
+#   - no rank process is left behind, no launcher directory (/tmp/glmh-run-PID-*) remains, no
+#     half-written file (*.tmp) is left in the run directory, and a run that ended its checks left
+#     no staging of it (docs/reliability.md#crash-safe-outputs).
 # Usage: scripts/soak.sh [RUNS (200)] [SEED (1)]   (GLMH: the binary, default build/bin/glmh)
 # Prints one line per run and a summary; exits 1 on any finding. Runs sequentially: ~15-30 min.
 set -uo pipefail
@@ -66,10 +67,16 @@ for ((i = 1; i <= runs; i++)); do
     expect=2
   elif [ $rc != "$expect" ]; then problems+=("exit $rc, expected $expect"); fi
   sleep 0.3
-  if pgrep -f -- "--out $out( |$)" > /dev/null; then problems+=("rank processes left: $(pgrep -f -- "--out $out" | tr '\n' ' ')"); fi
+  # Ranks write into the launcher's staging (--out OUT.partial-... --recorded-out OUT).
+  if pgrep -f -- "--(out|recorded-out) $out( |$)" > /dev/null; then
+    problems+=("rank processes left: $(pgrep -f -- "--(out|recorded-out) $out( |$)" | tr '\n' ' ')")
+  fi
   leftovers=$(find /tmp -maxdepth 1 -name "glmh-run-$pid-*" 2>/dev/null | wc -l)
   [ "$leftovers" -gt 0 ] && problems+=("its launcher directory /tmp/glmh-run-$pid-* was left")
-  [ -d "$out" ] && [ -n "$(find "$out" -name '*.tmp*' 2>/dev/null)" ] && problems+=("half-written files: $(find "$out" -name '*.tmp*')")
+  [ -d "$out" ] && [ -n "$(find "$out" -name '*.tmp*' -o -name '*.partial-*' 2>/dev/null)" ] &&
+    problems+=("half-written files under the final name: $(find "$out" -name '*.tmp*' -o -name '*.partial-*')")
+  # A run that ended its checks (0, 1) has put its directory in place: no staging of it remains.
+  if [ "$rc" -le 1 ] && compgen -G "$out.partial-*" > /dev/null; then problems+=("its staging $out.partial-* was left"); fi
   tally["$expect"]=$(( ${tally["$expect"]:-0} + 1 ))
   if [ ${#problems[@]} -gt 0 ]; then
     findings=$((findings + 1))

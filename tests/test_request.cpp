@@ -3,8 +3,11 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include <limits>
 
+#include "pipeline/checkpoint/safetensors.h"
 #include "pipeline/executor/request.h"
 
 namespace glmh {
@@ -154,9 +157,31 @@ TEST(Request, TypedAccessErrorsNameTheField) {
 }
 
 TEST(Request, GarbageBytesGiveAClearError) {
-  EXPECT_THROW(Request::deserialize("not a pickle", kCpu), RequestError);
+  EXPECT_THROW(Request::deserialize("not a serialised request", kCpu), RequestError);
   const std::string good = every_field_type().serialize();
-  EXPECT_THROW(Request::deserialize(good.substr(0, good.size() / 2), kCpu), std::exception);
+  EXPECT_THROW(Request::deserialize(good.substr(0, good.size() / 2), kCpu), RequestError);
+  // A well-formed image without a request document, or with another version of it.
+  EXPECT_THROW(Request::deserialize(safetensors_bytes({{"x", at::ones({2})}}), kCpu), RequestError);
+  EXPECT_THROW(Request::deserialize(safetensors_bytes({}, {{"glmh_request", R"({"version": 1})"}}), kCpu), RequestError);
+  try {
+    Request::deserialize(
+        safetensors_bytes({}, {{"glmh_request", R"({"version": 2, "fields": [{"name": "a", "kind": "complex", "scope": "shared"}], "timings": []})"}}),
+        kCpu);
+    FAIL();
+  } catch (const RequestError& e) {
+    EXPECT_STREQ(e.what(), "serialised request: field 'a' has the unknown kind 'complex'");
+  }
+}
+
+TEST(Request, NanDoublesAndNonUtf8StringsRoundTripExactly) {
+  Request r;
+  r.set_double("nan", std::nan("0x7"));
+  r.set_double("neg_zero", -0.0);
+  r.set_string("bytes", std::string("\xff\x00\xfe", 3));
+  const Request back = Request::deserialize(r.serialize(), kCpu);
+  EXPECT_TRUE(back.differences(r).empty());
+  EXPECT_TRUE(std::signbit(back.get_double("neg_zero")));
+  EXPECT_EQ(back.get_string("bytes"), std::string("\xff\x00\xfe", 3));
 }
 
 }  // namespace

@@ -110,14 +110,19 @@ at::Tensor SafetensorsFile::tensor(const std::string& name) const {
   return aligned ? view : view.clone();
 }
 
-void write_safetensors(const std::string& path, const std::map<std::string, at::Tensor>& tensors,
-                       const std::map<std::string, std::string>& metadata) {
+namespace {
+
+// The header text (padded so that the data buffer stays 8-byte aligned) and the tensors as
+// contiguous CPU tensors, in the header's order.
+std::pair<std::string, std::vector<at::Tensor>> prepared(const std::map<std::string, at::Tensor>& tensors,
+                                                         const std::map<std::string, std::string>& metadata,
+                                                         const std::string& what) {
   nlohmann::json header = nlohmann::json::object();
   if (!metadata.empty()) header["__metadata__"] = metadata;
   std::vector<at::Tensor> host;
   uint64_t offset = 0;
   for (const auto& [name, t] : tensors) {
-    if (!t.defined()) throw CheckpointError("write '" + path + "': tensor '" + name + "' is undefined");
+    if (!t.defined()) throw CheckpointError(what + ": tensor '" + name + "' is undefined");
     at::Tensor c = t.detach().cpu().contiguous();
     const uint64_t bytes = static_cast<uint64_t>(c.numel()) * c.element_size();
     header[name] = {{"dtype", safetensors_dtype(c.scalar_type())},
@@ -127,7 +132,43 @@ void write_safetensors(const std::string& path, const std::map<std::string, at::
     host.push_back(std::move(c));
   }
   std::string text = header.dump();
-  text.append((8 - text.size() % 8) % 8, ' ');  // keep the data buffer 8-byte aligned
+  text.append((8 - text.size() % 8) % 8, ' ');
+  return {std::move(text), std::move(host)};
+}
+
+void append_length(std::string& out, uint64_t n) {
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>(n >> (8 * i)));
+}
+
+}  // namespace
+
+std::string safetensors_bytes(const std::map<std::string, at::Tensor>& tensors,
+                              const std::map<std::string, std::string>& metadata) {
+  const auto [text, host] = prepared(tensors, metadata, "safetensors bytes");
+  std::string out;
+  append_length(out, text.size());
+  out += text;
+  for (const auto& c : host) out.append(static_cast<const char*>(c.data_ptr()), size_t(c.numel()) * c.element_size());
+  return out;
+}
+
+std::map<std::string, at::Tensor> tensors_from_safetensors_bytes(const std::string& bytes, const std::string& source,
+                                                                 std::map<std::string, std::string>& metadata) {
+  const auto* data = reinterpret_cast<const uint8_t*>(bytes.data());
+  const SafetensorsHeader header = parse_safetensors_header(data, bytes.size(), source);
+  metadata = header.metadata;
+  std::map<std::string, at::Tensor> out;
+  for (const auto& [name, e] : header.entries) {
+    at::Tensor t = at::empty(e.shape, at::TensorOptions().dtype(scalar_type_of(e.dtype)));
+    if (e.end > e.begin) std::memcpy(t.data_ptr(), data + header.data_offset + e.begin, e.end - e.begin);
+    out[name] = std::move(t);
+  }
+  return out;
+}
+
+void write_safetensors(const std::string& path, const std::map<std::string, at::Tensor>& tensors,
+                       const std::map<std::string, std::string>& metadata) {
+  const auto [text, host] = prepared(tensors, metadata, "write '" + path + "'");
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   posix_fs::make_directories(posix_fs::parent_path(path));
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -147,10 +188,9 @@ void write_safetensors(const std::string& path, const std::map<std::string, at::
       n -= static_cast<size_t>(w);
     }
   };
-  uint8_t len[8];
-  uint64_t n = text.size();
-  for (int i = 0; i < 8; ++i) len[i] = static_cast<uint8_t>(n >> (8 * i));
-  write_all(len, 8);
+  std::string len;
+  append_length(len, text.size());
+  write_all(len.data(), 8);
   write_all(text.data(), text.size());
   for (const auto& c : host) write_all(c.data_ptr(), static_cast<size_t>(c.numel()) * c.element_size());
   if (::close(fd) != 0 || std::rename(tmp.c_str(), path.c_str()) != 0) {

@@ -53,6 +53,14 @@ class SafetensorsFile {
 void write_safetensors(const std::string& path, const std::map<std::string, at::Tensor>& tensors,
                        const std::map<std::string, std::string>& metadata = {});
 
+// The same as bytes in memory, and back: every tensor copied out of `bytes` (CPU, owning its
+// memory), the header's __metadata__ into `metadata`. A checked header (safetensors_header.h)
+// first: CheckpointError naming `source` otherwise.
+std::string safetensors_bytes(const std::map<std::string, at::Tensor>& tensors,
+                              const std::map<std::string, std::string>& metadata = {});
+std::map<std::string, at::Tensor> tensors_from_safetensors_bytes(const std::string& bytes, const std::string& source,
+                                                                 std::map<std::string, std::string>& metadata);
+
 // The safetensors dtype string of a scalar type, and back; throw CheckpointError for others.
 std::string safetensors_dtype(c10::ScalarType type);
 c10::ScalarType scalar_type_of(const std::string& dtype);

@@ -3,61 +3,20 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Context.h>
-#include <ATen/core/ivalue.h>
 #include <c10/util/Exception.h>
-#include <torch/csrc/jit/serialization/pickle.h>
+#include <nlohmann/json.hpp>
 
 #include <cstring>
 #include <mutex>
+
+#include "pipeline/checkpoint/safetensors.h"
+#include "pipeline/runtime/printable_text.h"
 
 namespace glmh {
 
 namespace {
 
-constexpr int64_t kFormatVersion = 1;
-
-// The frame around the pickle (docs/reliability.md#fuzzing): a magic, the payload's length and
-// its FNV-1a hash. libtorch's unpickler reads its zip container past the end of a malformed
-// buffer (found by fuzz/request_pickle_fuzzer), so it only ever sees bytes that are exactly what
-// a glmh rank wrote.
-constexpr char kFrameMagic[8] = {'G', 'L', 'M', 'H', 'R', 'Q', '1', '\n'};
-constexpr size_t kFrameHeader = 24;
-
-uint64_t fnv1a(const char* data, size_t size) {
-  uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i < size; ++i) h = (h ^ uint8_t(data[i])) * 1099511628211ull;
-  return h;
-}
-
-void put_u64(std::string& out, uint64_t v) {
-  for (int i = 0; i < 8; ++i) out.push_back(char(v >> (8 * i)));
-}
-
-uint64_t get_u64(const std::string& in, size_t at) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = v << 8 | uint8_t(in[at + i]);
-  return v;
-}
-
-std::string framed(const std::vector<char>& payload) {
-  std::string out(kFrameMagic, sizeof kFrameMagic);
-  put_u64(out, payload.size());
-  put_u64(out, fnv1a(payload.data(), payload.size()));
-  out.append(payload.begin(), payload.end());
-  return out;
-}
-
-std::vector<char> unframed(const std::string& bytes) {
-  if (bytes.size() < kFrameHeader || std::memcmp(bytes.data(), kFrameMagic, sizeof kFrameMagic) != 0)
-    throw RequestError("serialised request: not a glmh request frame (" + std::to_string(bytes.size()) + " bytes)");
-  const uint64_t size = get_u64(bytes, 8);
-  if (size != bytes.size() - kFrameHeader)
-    throw RequestError("serialised request: the frame says " + std::to_string(size) + " bytes, " +
-                       std::to_string(bytes.size() - kFrameHeader) + " arrived");
-  if (get_u64(bytes, 16) != fnv1a(bytes.data() + kFrameHeader, size))
-    throw RequestError("serialised request: the payload does not match its checksum");
-  return std::vector<char>(bytes.begin() + kFrameHeader, bytes.end());
-}
+constexpr int64_t kFormatVersion = 2;
 
 std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
 
@@ -150,116 +109,137 @@ at::Generator Request::make_generator(const c10::Device& device, uint64_t seed) 
   return g;
 }
 
+// The wire form is a safetensors image (docs/reliability.md#fuzzing): every tensor field, string
+// field and the generator's state as a tensor, everything else in one JSON document in the header's
+// metadata. Its reader is glmh's own fuzzed header parser; libtorch's unpickler, which reads past a
+// malformed buffer and leaks on one, never sees bytes from another process.
 std::string Request::serialize(bool include_rank_local) const {
-  c10::List<std::string> names, timing_stages;
-  c10::List<int64_t> kinds, scopes;
-  c10::List<bool> on_accelerator;
-  c10::impl::GenericList values(c10::AnyType::get());
-  c10::List<double> timing_seconds;
-  for (const auto& [name, f] : fields_) {
+  std::map<std::string, at::Tensor> tensors;
+  nlohmann::json fields = nlohmann::json::array();
+  for (const auto& named : fields_) {
+    const std::string& name = named.first;  // a plain reference: lambdas below capture it
+    const Field& f = named.second;
     if (!include_rank_local && f.scope == FieldScope::RankLocal) continue;
-    names.push_back(name);
-    kinds.push_back(static_cast<int64_t>(f.value.index()));
-    scopes.push_back(f.scope == FieldScope::Shared ? 0 : 1);
-    bool accel = false;
+    nlohmann::json entry = {{"name", name}, {"kind", kind_name(f.value)},
+                            {"scope", f.scope == FieldScope::Shared ? "shared" : "rank_local"}};
     std::visit(
         [&](const auto& v) {
           using T = std::decay_t<decltype(v)>;
           if constexpr (std::is_same_v<T, at::Tensor>) {
-            accel = !v.device().is_cpu();
-            // Pickling writes a tensor's whole storage: copy views (even contiguous ones) into
-            // storage of their own.
-            at::Tensor t = v.detach().cpu().contiguous();
-            if (t.storage_offset() != 0 || t.storage().nbytes() != size_t(t.numel()) * t.element_size())
-              t = t.clone();
-            values.push_back(c10::IValue(t));
+            entry["accelerator"] = !v.device().is_cpu();
+            tensors["field:" + name] = v;
+          } else if constexpr (std::is_same_v<T, std::string>) {
+            tensors["field:" + name] = at::from_blob(const_cast<char*>(v.data()), {int64_t(v.size())}, at::kByte).clone();
+          } else if constexpr (std::is_same_v<T, double>) {
+            uint64_t bits = 0;  // exact, NaN and infinities included
+            std::memcpy(&bits, &v, sizeof bits);
+            entry["bits"] = bits;
           } else {
-            values.push_back(c10::IValue(v));
+            entry["value"] = v;
           }
         },
         f.value);
-    on_accelerator.push_back(accel);
+    fields.push_back(std::move(entry));
   }
-  c10::IValue generator;  // None when absent
+  nlohmann::json doc = {{"version", kFormatVersion}, {"fields", std::move(fields)}, {"timings", nlohmann::json::array()}};
   if (generator_) {
-    generator = c10::ivalue::Tuple::create(
-        {c10::IValue(std::string(c10::DeviceTypeName(generator_->device().type(), true))),
-         c10::IValue(generator_state(*generator_))});
+    doc["generator"] = c10::DeviceTypeName(generator_->device().type(), true);
+    tensors["generator_state"] = generator_state(*generator_);
   }
   for (const auto& t : timings_) {
-    timing_stages.push_back(t.stage);
-    timing_seconds.push_back(t.seconds);
+    uint64_t bits = 0;
+    std::memcpy(&bits, &t.seconds, sizeof bits);
+    doc["timings"].push_back({t.stage, bits});
   }
-  const auto root = c10::ivalue::Tuple::create(
-      {c10::IValue(kFormatVersion), c10::IValue(names), c10::IValue(kinds), c10::IValue(scopes),
-       c10::IValue(on_accelerator), c10::IValue(values), generator, c10::IValue(timing_stages),
-       c10::IValue(timing_seconds)});
-  return framed(torch::jit::pickle_save(c10::IValue(root)));
+  try {
+    return safetensors_bytes(tensors, {{"glmh_request", doc.dump()}});
+  } catch (const nlohmann::json::exception& e) {
+    throw RequestError(std::string("cannot serialise the request: ") + e.what());  // a name that is not UTF-8
+  } catch (const CheckpointError& e) {
+    throw RequestError(std::string("cannot serialise the request: ") + e.what());  // a dtype safetensors lacks
+  }
 }
 
 Request Request::deserialize(const std::string& bytes, const c10::Device& device) {
-  c10::IValue root;
+  std::map<std::string, std::string> metadata;
+  std::map<std::string, at::Tensor> tensors;
   try {
-    root = torch::jit::pickle_load(unframed(bytes));
-  } catch (const c10::Error& e) {
-    throw RequestError(std::string("cannot decode a serialised request: ") + first_line(e.what_without_backtrace()));
+    tensors = tensors_from_safetensors_bytes(bytes, "serialised request", metadata);
+  } catch (const CheckpointError& e) {
+    throw RequestError(e.what());
   }
-  // A frame from another glmh version can hold other types or lengths: one clear error, whatever
-  // accessor meets them first.
-  try {
-    return decoded(root, device);
-  } catch (const c10::Error& e) {
-    throw RequestError(std::string("serialised request has an unknown layout: ") + first_line(e.what_without_backtrace()));
-  } catch (const std::out_of_range& e) {
-    throw RequestError(std::string("serialised request has an unknown layout: ") + e.what());
-  }
-}
-
-Request Request::decoded(const c10::IValue& root, const c10::Device& device) {
-  if (!root.isTuple() || root.toTupleRef().elements().size() != 9 ||
-      root.toTupleRef().elements()[0].toInt() != kFormatVersion)
-    throw RequestError("serialised request has an unknown layout");
-  const auto& e = root.toTupleRef().elements();
-  const auto names = e[1].toList();
-  const auto kinds = e[2].toIntList();
-  const auto scopes = e[3].toIntList();
-  const auto accel = e[4].toBoolList();
-  const auto values = e[5].toList();
+  const auto fail = [](const std::string& what) { return RequestError("serialised request: " + what); };
+  if (!metadata.count("glmh_request")) throw fail("no glmh_request document in its metadata");
+  const nlohmann::json doc = nlohmann::json::parse(metadata.at("glmh_request"), nullptr, /*allow_exceptions=*/false);
+  if (!doc.is_object() || doc.value("version", nlohmann::json()) != kFormatVersion)
+    throw fail("not a version " + std::to_string(kFormatVersion) + " glmh request document");
+  const auto tensor_named = [&](const std::string& key) -> at::Tensor& {
+    const auto it = tensors.find(key);
+    if (it == tensors.end()) throw fail("tensor '" + printable(key) + "' is missing");
+    return it->second;
+  };
   Request r;
-  for (size_t i = 0; i < names.size(); ++i) {
-    const std::string name = names.get(i).toStringRef();
-    const c10::IValue v = values.get(i);
-    const FieldScope scope = scopes.get(i) == 0 ? FieldScope::Shared : FieldScope::RankLocal;
-    switch (kinds.get(i)) {
-      case 0: {
-        at::Tensor t = v.toTensor();
-        r.set(name, accel.get(i) ? t.to(device) : t, scope);
-        break;
-      }
-      case 1: r.set(name, v.toInt(), scope); break;
-      case 2: r.set(name, v.toDouble(), scope); break;
-      case 3: r.set(name, v.toBool(), scope); break;
-      case 4: r.set(name, v.toStringRef(), scope); break;
-      default: throw RequestError("serialised request field '" + name + "' has an unknown kind");
+  if (!doc.contains("fields") || !doc["fields"].is_array()) throw fail("no list of fields");
+  for (const auto& e : doc["fields"]) {
+    if (!e.is_object() || !e.contains("name") || !e["name"].is_string() || !e.contains("kind") || !e["kind"].is_string() ||
+        !e.contains("scope") || !e["scope"].is_string())
+      throw fail("a field without name, kind and scope");
+    const std::string name = e["name"].get<std::string>(), kind = e["kind"].get<std::string>();
+    const std::string scope_text = e["scope"].get<std::string>();
+    if (scope_text != "shared" && scope_text != "rank_local")
+      throw fail("field '" + printable(name) + "': scope '" + printable(scope_text) + "'");
+    const FieldScope scope = scope_text == "shared" ? FieldScope::Shared : FieldScope::RankLocal;
+    const auto value = [&](bool (nlohmann::json::*is)() const noexcept, const char* key) -> const nlohmann::json& {
+      if (!e.contains(key) || !(e[key].*is)()) throw fail("field '" + printable(name) + "' has no " + kind + " value");
+      return e[key];
+    };
+    if (kind == "tensor") {
+      const bool accelerator = e.value("accelerator", false) == true;
+      at::Tensor& t = tensor_named("field:" + name);
+      r.set(name, accelerator ? t.to(device) : t, scope);
+    } else if (kind == "string") {
+      const at::Tensor& t = tensor_named("field:" + name);
+      if (t.scalar_type() != at::kByte || t.dim() != 1) throw fail("field '" + printable(name) + "' is not a byte string");
+      r.set(name, std::string(static_cast<const char*>(t.data_ptr()), size_t(t.numel())), scope);
+    } else if (kind == "int") {
+      r.set(name, value(&nlohmann::json::is_number_integer, "value").get<int64_t>(), scope);
+    } else if (kind == "bool") {
+      r.set(name, value(&nlohmann::json::is_boolean, "value").get<bool>(), scope);
+    } else if (kind == "double") {
+      const uint64_t bits = value(&nlohmann::json::is_number_unsigned, "bits").get<uint64_t>();
+      double v = 0;
+      std::memcpy(&v, &bits, sizeof v);
+      r.set(name, v, scope);
+    } else {
+      throw fail("field '" + printable(name) + "' has the unknown kind '" + printable(kind) + "'");
     }
   }
-  if (!e[6].isNone()) {
-    const auto& g = e[6].toTupleRef().elements();
-    const bool cpu = g[0].toStringRef() == "cpu";
+  if (doc.contains("generator")) {
+    if (!doc["generator"].is_string()) throw fail("the generator's device is not a name");
+    const std::string type = doc["generator"].get<std::string>();
+    const bool cpu = type == "cpu";
     if (!cpu && device.is_cpu())
-      throw RequestError("serialised request carries a " + g[0].toStringRef() +
+      throw RequestError("serialised request carries a " + printable(type) +
                          " generator but the receiving rank works on the CPU");
     at::Generator gen = make_generator(cpu ? c10::Device(c10::kCPU) : device, 0);
-    {
+    try {
       std::lock_guard<std::mutex> lock(gen.mutex());
-      gen.set_state(g[1].toTensor());
+      gen.set_state(tensor_named("generator_state"));
+    } catch (const c10::Error& e) {
+      throw fail("the generator's state does not fit a " + printable(type) + " generator: " +
+                 first_line(e.what_without_backtrace()));
     }
     r.generator_ = std::move(gen);
   }
-  const auto stages = e[7].toList();
-  const auto seconds = e[8].toDoubleList();
-  for (size_t i = 0; i < stages.size(); ++i)
-    r.timings_.push_back({stages.get(i).toStringRef(), seconds.get(i)});
+  if (!doc.contains("timings") || !doc["timings"].is_array()) throw fail("no list of timings");
+  for (const auto& t : doc["timings"]) {
+    if (!t.is_array() || t.size() != 2 || !t[0].is_string() || !t[1].is_number_unsigned())
+      throw fail("a timing is not [stage, seconds]");
+    const uint64_t bits = t[1].get<uint64_t>();
+    double seconds = 0;
+    std::memcpy(&seconds, &bits, sizeof seconds);
+    r.timings_.push_back({t[0].get<std::string>(), seconds});
+  }
   return r;
 }
 

@@ -3,7 +3,7 @@
 // Named fields (tensors, integers, floats, booleans, strings), a random generator, and the time
 // each stage took. A field is either shared (broadcast to the ranks that receive this request) or
 // rank-local (kept by a rank when a CFG_PARALLEL broadcast replaces the shared fields).
-// serialize()/deserialize() use torch's IValue pickling and round-trip every field exactly,
+// serialize()/deserialize() use a safetensors image (request.cpp) and round-trip every field exactly,
 // including the generator's full state, not just its seed.
 #pragma once
 
@@ -18,10 +18,6 @@
 #include <string>
 #include <variant>
 #include <vector>
-
-namespace c10 {
-struct IValue;
-}
 
 namespace glmh {
 
@@ -97,8 +93,6 @@ class Request {
   std::map<std::string, Field> fields_;
   std::optional<at::Generator> generator_;
   std::vector<StageTiming> timings_;
-
-  static Request decoded(const c10::IValue& root, const c10::Device& device);
 };
 
 }  // namespace glmh

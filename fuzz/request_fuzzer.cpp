@@ -1,4 +1,4 @@
-// A pickled Request (pipeline/executor/request.h), as ranks receive it from the main rank: an
+// A serialised Request (pipeline/executor/request.h), as ranks receive it from the main rank: an
 // accepted one serialises back.
 #include <ATen/ATen.h>
 
@@ -11,7 +11,7 @@
 namespace {
 
 // GLMH_FUZZ_WRITE_SEED=PATH: write a request shaped like a run's (tensors on both scopes, every
-// scalar kind, a generator, timings) to PATH, the corpus's seed, and exit.
+// scalar kind, a generator, timings) to PATH, the corpus's seed (run_request.safetensors), and exit.
 void write_seed_if_asked() {
   const char* path = std::getenv("GLMH_FUZZ_WRITE_SEED");
   if (path == nullptr) return;
