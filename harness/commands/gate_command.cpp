@@ -12,7 +12,6 @@
 #include "harness/reports/report_writers.h"
 #include "harness/cli/exit_codes.h"
 #include "pipeline/runtime/rank_log.h"
-#include "pipeline/runtime/printable_text.h"
 
 namespace glmh {
 
@@ -25,7 +24,7 @@ double parse_number(const std::string& text, const std::string& where, const std
     if (used == text.size()) return v;
   } catch (const std::exception&) {
   }
-  throw GateInputError(printable(where + ": " + what + ": expected a number, got '" + text + "'", 1000));
+  throw GateInputError(where + ": " + what + ": expected a number, got '" + text + "'");
 }
 
 // Seconds of some kind (stages, end to end, steps, collectives): noise on a shared CPU.
@@ -69,7 +68,7 @@ std::vector<BaselineRow> read_baseline(const std::string& path) {
     std::string scenario, metric, baseline, rel, abs, direction;
     while (in.read_row(scenario, metric, baseline, rel, abs, direction)) {
       const std::string where = path + ":" + std::to_string(in.get_file_line());
-      if (scenario.empty() || metric.empty()) throw GateInputError(printable(where + ": scenario and metric are required", 1000));
+      if (scenario.empty() || metric.empty()) throw GateInputError(where + ": scenario and metric are required");
       BaselineRow b;
       b.scenario = scenario;
       b.metric = metric;
@@ -78,16 +77,16 @@ std::vector<BaselineRow> read_baseline(const std::string& path) {
       const auto [drel, dabs] = default_tolerance(metric);
       b.rel = rel.empty() ? drel : parse_number(rel, where, "rel");
       b.abs = abs.empty() ? dabs : parse_number(abs, where, "abs");
-      if (b.rel < 0 || b.abs < 0) throw GateInputError(printable(where + ": rel and abs must be >= 0", 1000));
+      if (b.rel < 0 || b.abs < 0) throw GateInputError(where + ": rel and abs must be >= 0");
       if (direction.empty()) b.direction = default_direction(metric);
       else if (direction == "lower") b.direction = GateDirection::LowerIsBetter;
       else if (direction == "higher") b.direction = GateDirection::HigherIsBetter;
-      else throw GateInputError(printable(where + ": direction: expected lower or higher, got '" + direction + "'", 1000));
+      else throw GateInputError(where + ": direction: expected lower or higher, got '" + direction + "'");
       rows.push_back(b);
       scenario.clear(), metric.clear(), baseline.clear(), rel.clear(), abs.clear(), direction.clear();
     }
   } catch (const io::error::base& e) {
-    throw GateInputError(printable(path + ": " + e.what(), 1000));
+    throw GateInputError(path + ": " + e.what());
   }
   return rows;
 }
@@ -98,7 +97,7 @@ GateInputs read_gate_results(const std::string& path) {
   try {
     outcomes = read_results_csv(path);
   } catch (const std::runtime_error& e) {
-    throw GateInputError(printable(e.what(), 1000));
+    throw GateInputError(e.what());
   }
   for (const auto& o : outcomes) {
     const std::string& scenario = o.scenario.name;

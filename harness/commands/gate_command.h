@@ -11,10 +11,14 @@
 #include <utility>
 #include <vector>
 
+#include "pipeline/runtime/printable_text.h"
+
 namespace glmh {
 
+// One line, outside text (baseline and results cells) escaped.
 class GateInputError : public std::invalid_argument {
-  using std::invalid_argument::invalid_argument;
+ public:
+  explicit GateInputError(const std::string& what) : std::invalid_argument(printable(what, 1000)) {}
 };
 
 enum class GateDirection { LowerIsBetter, HigherIsBetter };

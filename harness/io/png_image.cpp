@@ -4,12 +4,12 @@
 #include <png.h>
 
 #include <cstring>
-#include <fstream>
-#include <sstream>
+#include <optional>
 #include <stdexcept>
 
 #include "harness/io/png_decode.h"
 #include "harness/io/report_files.h"
+#include "pipeline/runtime/file_contents.h"
 
 namespace glmh {
 
@@ -44,11 +44,9 @@ void write_png(const std::string& path, const at::Tensor& rgb) {
 }
 
 at::Tensor read_png(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::invalid_argument("cannot read PNG '" + path + "': cannot open the file");
-  std::stringstream bytes;
-  bytes << in.rdbuf();
-  RgbImage image = decode_png(bytes.str(), path);
+  const std::optional<std::string> bytes = file_contents(path);
+  if (!bytes) throw std::invalid_argument("cannot read PNG '" + path + "': cannot open the file");
+  RgbImage image = decode_png(*bytes, path);
   return at::from_blob(image.pixels.data(), {int64_t(image.height), int64_t(image.width), 3}, at::kByte).clone();
 }
 

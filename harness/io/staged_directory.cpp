@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <linux/fs.h>
-#include <signal.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -23,21 +22,6 @@ std::string base_name(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
-// "NAME.partial-PID-XXXXXX" of this user whose PID is not running: what a killed glmh left.
-void remove_dead_stagings(const std::string& parent, const std::string& name) {
-  const std::string prefix = name + ".partial-";
-  for (const auto& entry : posix_fs::list_directory(parent)) {
-    if (entry.rfind(prefix, 0) != 0) continue;
-    const std::string rest = entry.substr(prefix.size());
-    const auto dash = rest.find('-');
-    if (dash == std::string::npos || dash == 0 || dash > 9 || rest.find_first_not_of("0123456789") < dash) continue;
-    const std::string path = parent + "/" + entry;
-    struct stat st;
-    if (::lstat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != ::geteuid()) continue;
-    if (::kill(static_cast<pid_t>(std::stol(rest.substr(0, dash))), 0) != 0 && errno == ESRCH) posix_fs::remove_tree(path);
-  }
-}
-
 }  // namespace
 
 StagedDirectory::StagedDirectory(std::string final_dir) : final_(std::move(final_dir)) {
@@ -45,7 +29,7 @@ StagedDirectory::StagedDirectory(std::string final_dir) : final_(std::move(final
   std::string parent = posix_fs::parent_path(final_);
   if (parent.empty()) parent = ".";
   posix_fs::make_directories(parent);
-  remove_dead_stagings(parent, base_name(final_));
+  posix_fs::remove_directories_of_dead_processes(parent, base_name(final_) + ".partial-");
   staging_ = posix_fs::make_temp_directory(parent, base_name(final_) + ".partial-" + std::to_string(::getpid()) + "-");
   // mkdtemp makes it 0700; the final directory gets what mkdir would have given it.
   const mode_t mask = ::umask(0);

@@ -2,7 +2,6 @@
 
 #include <signal.h>
 #include <sys/prctl.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -61,25 +60,6 @@ int exit_code_for(int status) {
   return kExitInfrastructure;
 }
 
-// Run directories are named glmh-run-<launcher pid>-XXXXXX; one whose launcher is gone (killed
-// before it could clean up) is removed by the next launcher.
-void remove_stale_run_directories() {
-  for (const auto& name : posix_fs::list_directory("/tmp")) {
-    if (name.rfind("glmh-run-", 0) != 0) continue;
-    const std::string rest = name.substr(9);
-    const auto dash = rest.find('-');
-    if (dash == std::string::npos || dash == 0) continue;
-    const std::string pid_text = rest.substr(0, dash);
-    // Any name can be planted in /tmp: digits only, and few enough to be a pid.
-    if (pid_text.size() > 9 || pid_text.find_first_not_of("0123456789") != std::string::npos) continue;
-    const pid_t pid = static_cast<pid_t>(std::stol(pid_text));
-    // Only a real directory of this user's: never another user's, nor a link planted in /tmp.
-    struct stat st;
-    if (::lstat(("/tmp/" + name).c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != ::geteuid()) continue;
-    if (::kill(pid, 0) != 0 && errno == ESRCH) posix_fs::remove_tree("/tmp/" + name);
-  }
-}
-
 [[noreturn]] void exec_rank(const LocalLaunch& launch, int rank, const std::string& dir, pid_t parent) {
   // Die with the launcher, whatever kills it; and catch the race where it died before prctl.
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -110,7 +90,9 @@ void remove_stale_run_directories() {
 }  // namespace
 
 int launch_local_ranks(const LocalLaunch& launch, const RankLog& log) {
-  remove_stale_run_directories();
+  // Run directories are named glmh-run-<launcher pid>-XXXXXX; those of launchers killed before
+  // they could clean up are removed here.
+  posix_fs::remove_directories_of_dead_processes("/tmp", "glmh-run-");
   std::string dir;
   try {
     dir = posix_fs::make_temp_directory("/tmp", "glmh-run-" + std::to_string(::getpid()) + "-");

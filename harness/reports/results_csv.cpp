@@ -3,7 +3,6 @@
 #include "harness/io/csv_reader.h"
 #include "harness/io/report_files.h"
 #include "harness/reports/report_writers.h"
-#include "pipeline/runtime/printable_text.h"
 
 namespace glmh {
 
@@ -36,14 +35,14 @@ double number_at(const std::string& text, const std::string& where, const std::s
     if (used == text.size()) return v;
   } catch (const std::exception&) {
   }
-  throw std::runtime_error(printable(where + ": " + column + ": expected a number, got '" + text + "'", 1000));
+  throw ReportDataError(where + ": " + column + ": expected a number, got '" + text + "'");
 }
 
 CheckStatus status_at(const std::string& text, const std::string& where) {
   if (text == "pass") return CheckStatus::Pass;
   if (text == "fail") return CheckStatus::Fail;
   if (text == "na") return CheckStatus::NotApplicable;
-  throw std::runtime_error(printable(where + ": status '" + text + "' is not pass, fail or na", 1000));
+  throw ReportDataError(where + ": status '" + text + "' is not pass, fail or na");
 }
 
 }  // namespace
@@ -79,7 +78,7 @@ std::vector<ScenarioOutcome> read_results_csv(const std::string& path) {
     std::string scenario, kind, name, status, value, threshold, detail;
     while (in.read_row(scenario, kind, name, status, value, threshold, detail)) {
       const std::string where = path + ":" + std::to_string(in.get_file_line());
-      if (scenario.empty()) throw std::runtime_error(printable(where + ": no scenario name", 1000));
+      if (scenario.empty()) throw ReportDataError(where + ": no scenario name");
       if (outcomes.empty() || outcomes.back().scenario.name != scenario) {
         outcomes.emplace_back();
         outcomes.back().scenario.name = scenario;
@@ -104,11 +103,11 @@ std::vector<ScenarioOutcome> read_results_csv(const std::string& path) {
                  kind == "image") {
         o.performance.emplace_back(name, number_at(value, where, "value"));
       } else {
-        throw std::runtime_error(printable(where + ": unknown kind '" + kind + "'", 1000));
+        throw ReportDataError(where + ": unknown kind '" + kind + "'");
       }
     }
   } catch (const io::error::base& e) {
-    throw std::runtime_error(printable(path + ": " + e.what(), 1000));
+    throw ReportDataError(path + ": " + e.what());
   }
   return outcomes;
 }

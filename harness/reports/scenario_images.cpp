@@ -1,13 +1,12 @@
 #include "harness/reports/scenario_images.h"
 
 #include <cstdint>
-#include <fstream>
-#include <sstream>
 
 #include "harness/io/base64.h"
 #include "harness/io/png_image.h"
 #include "harness/reports/image_difference.h"
 #include "harness/reports/report_paths.h"
+#include "pipeline/runtime/file_contents.h"
 
 namespace glmh {
 
@@ -19,13 +18,6 @@ uint32_t big_endian_u32(const std::string& bytes, size_t at) {
   uint32_t v = 0;
   for (size_t i = 0; i < 4; ++i) v = v << 8 | uint8_t(bytes[at + i]);
   return v;
-}
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  return bytes.str();
 }
 
 EmbeddedImage embedded(const std::string& png_bytes) {
@@ -48,7 +40,7 @@ EmbeddedImage image_of(const std::string& dir, const std::string& written_to, co
                        std::string& path) {
   path = find_run_file(dir, "image.png", written_to, report_dir);
   if (path.empty()) return missing("no image");
-  const std::string bytes = read_bytes(path);
+  const std::string bytes = file_contents(path).value_or("");
   if (bytes.size() < 24 || bytes.compare(0, 8, kPngSignature, 8) != 0 || bytes.compare(12, 4, "IHDR") != 0)
     return missing("no image (" + path + " is not a PNG file)");
   if (bytes.size() > kLargestEmbeddedPng)

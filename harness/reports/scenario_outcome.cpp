@@ -9,7 +9,6 @@
 #include <map>
 #include <stdexcept>
 
-#include "pipeline/runtime/printable_text.h"
 
 namespace glmh {
 
@@ -19,7 +18,7 @@ CheckStatus status_of(const std::string& text, const std::string& where) {
   if (text == "pass") return CheckStatus::Pass;
   if (text == "fail") return CheckStatus::Fail;
   if (text == "na") return CheckStatus::NotApplicable;
-  throw std::runtime_error(printable(where + ": status '" + text + "' is not pass, fail or na", 1000));
+  throw ReportDataError(where + ": status '" + text + "' is not pass, fail or na");
 }
 
 }  // namespace
@@ -79,7 +78,7 @@ double number_from(const nlohmann::json& j, const std::string& where) {
   if (text == "inf") return HUGE_VAL;
   if (text == "-inf") return -HUGE_VAL;
   if (text == "nan" || text == "-nan") return std::nan("");
-  throw std::runtime_error(printable(where + ": '" + text + "' is not a number (inf, -inf, nan or a JSON number)", 1000));
+  throw ReportDataError(where + ": '" + text + "' is not a number (inf, -inf, nan or a JSON number)");
 }
 
 }  // namespace
@@ -114,7 +113,7 @@ std::string report_data_json(const ReportContext& context, const std::vector<Sce
 
 void read_report_data(const std::string& path, ReportContext& context, std::vector<ScenarioOutcome>& outcomes) {
   std::ifstream in(path);
-  if (!in) throw std::runtime_error(printable(path + ": cannot read (is this a glmh validate or bench report directory?)", 1000));
+  if (!in) throw ReportDataError(path + ": cannot read (is this a glmh validate or bench report directory?)");
   try {
     const nlohmann::json j = nlohmann::json::parse(in);
     context.title = j.at("title");
@@ -142,7 +141,7 @@ void read_report_data(const std::string& path, ReportContext& context, std::vect
       outcomes.push_back(std::move(o));
     }
   } catch (const nlohmann::json::exception& e) {
-    throw std::runtime_error(printable(path + ": " + e.what(), 1000));
+    throw ReportDataError(path + ": " + e.what());
   }
 }
 

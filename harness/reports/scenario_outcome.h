@@ -4,13 +4,22 @@
 #pragma once
 
 #include <map>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "harness/checks/check_result.h"
 #include "harness/scenarios/scenario.h"
+#include "pipeline/runtime/printable_text.h"
 
 namespace glmh {
+
+// A report's results.csv or outcomes.json that cannot be read back: one line, naming the file,
+// outside text escaped.
+class ReportDataError : public std::runtime_error {
+ public:
+  explicit ReportDataError(const std::string& what) : std::runtime_error(printable(what, 1000)) {}
+};
 
 struct ScenarioOutcome {
   Scenario scenario;

@@ -16,7 +16,6 @@
 #include "pipeline/glm_image/glm_image_parallel_options.h"
 #include "pipeline/model/model_source.h"
 #include "pipeline/runtime/parallel_layout.h"
-#include "pipeline/runtime/printable_text.h"
 
 namespace glmh {
 
@@ -50,9 +49,8 @@ class RowParser {
 
   [[noreturn]] void fail(const std::string& column, const std::string& message) const {
     const auto it = columns_.find(column);
-    throw ScenarioFileError(printable(path_ + ":" + std::to_string(line_) + ":" +
-                                      std::to_string(it == columns_.end() ? 1 : it->second) + ": " + column + ": " + message,
-                                      1000));
+    throw ScenarioFileError(path_ + ":" + std::to_string(line_) + ":" +
+                                      std::to_string(it == columns_.end() ? 1 : it->second) + ": " + column + ": " + message);
   }
   int integer(const std::string& column, const std::string& text, int fallback, int min_value) const {
     if (text.empty()) return fallback;
@@ -186,10 +184,10 @@ std::vector<Scenario> read_scenario_file(const std::string& path, const Scenario
   static_assert(kColumns == 25);
   for (const auto& [name, position] : positions)
     if (std::find(columns.begin(), columns.end(), name) == columns.end())
-      throw ScenarioFileError(printable(path + ":1:" + std::to_string(position) + ": unknown column '" + name +
+      throw ScenarioFileError(path + ":1:" + std::to_string(position) + ": unknown column '" + name +
                               "' (expected: name, model, task, image, prompt, height, width, steps, guidance, seed, "
                               "dtype, device, world_size, tp, sp, ulysses, ring, cfg, ar_strategy, cache, fault, "
-                              "expect, latent_tolerance, min_cosine, min_psnr)", 1000));
+                              "expect, latent_tolerance, min_cosine, min_psnr)");
   if (!positions.count("name")) throw ScenarioFileError(path + ":1:1: the header has no 'name' column");
 
   std::vector<Scenario> out;
@@ -265,7 +263,7 @@ std::vector<Scenario> read_scenario_file(const std::string& path, const Scenario
     int column = 1;
     if (const auto* with_name = dynamic_cast<const io::error::with_column_name*>(&e))
       if (const auto it = positions.find(with_name->column_name); it != positions.end()) column = it->second;
-    throw ScenarioFileError(printable(path + ":" + std::to_string(std::max(line, 1)) + ":" + std::to_string(column) + ": " + message, 1000));
+    throw ScenarioFileError(path + ":" + std::to_string(std::max(line, 1)) + ":" + std::to_string(column) + ": " + message);
   }
   if (out.empty()) throw ScenarioFileError(path + ":1:1: no scenarios in the file");
   return out;

@@ -9,11 +9,14 @@
 #include <vector>
 
 #include "harness/scenarios/scenario.h"
+#include "pipeline/runtime/printable_text.h"
 
 namespace glmh {
 
+// One line, outside text (cells, column names) escaped.
 class ScenarioFileError : public std::invalid_argument {
-  using std::invalid_argument::invalid_argument;
+ public:
+  explicit ScenarioFileError(const std::string& what) : std::invalid_argument(printable(what, 1000)) {}
 };
 
 // The columns, in documentation order.

@@ -1,17 +1,15 @@
 #include "pipeline/checkpoint/config_fields.h"
 
-#include <fstream>
-#include <sstream>
+#include <optional>
 
-#include "pipeline/runtime/printable_text.h"
+#include "pipeline/runtime/file_contents.h"
+
 namespace glmh {
 
 nlohmann::json read_json_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw CheckpointError("cannot open '" + path + "'");
-  std::stringstream text;
-  text << in.rdbuf();
-  return parse_json_text(text.str(), path);
+  const std::optional<std::string> text = file_contents(path);
+  if (!text) throw CheckpointError("cannot open '" + path + "'");
+  return parse_json_text(*text, path);
 }
 
 nlohmann::json parse_json_text(const std::string& text, const std::string& source) {
@@ -26,7 +24,7 @@ ConfigFields::ConfigFields(const nlohmann::json& j, std::string source) : j_(j),
   if (!j_.is_object()) fail("expected a JSON object, got " + std::string(j_.type_name()));
 }
 
-void ConfigFields::fail(const std::string& what) const { throw CheckpointError(printable("'" + source_ + "': " + what, 1000)); }
+void ConfigFields::fail(const std::string& what) const { throw CheckpointError("'" + source_ + "': " + what); }
 
 void ConfigFields::positive_int(const char* key, int64_t& out, int64_t largest) const {
   if (!j_.contains(key)) return;

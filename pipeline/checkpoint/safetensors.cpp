@@ -12,14 +12,13 @@
 #include <nlohmann/json.hpp>
 
 #include "pipeline/runtime/posix_fs.h"
-#include "pipeline/runtime/printable_text.h"
 
 namespace glmh {
 
 namespace {
 
 [[noreturn]] void fail(const std::string& path, const std::string& what) {
-  throw CheckpointError(printable("safetensors file '" + path + "': " + what, 1000));
+  throw CheckpointError("safetensors file '" + path + "': " + what);
 }
 
 }  // namespace

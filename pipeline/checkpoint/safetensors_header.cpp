@@ -4,7 +4,6 @@
 #include <nlohmann/json.hpp>
 
 #include "pipeline/checkpoint/checkpoint_error.h"
-#include "pipeline/runtime/printable_text.h"
 
 namespace glmh {
 
@@ -16,7 +15,7 @@ constexpr uint64_t kMaxHeaderBytes = 100ull * 1024 * 1024;
 constexpr uint64_t kMaxTensorBytes = uint64_t(1) << 62;
 
 [[noreturn]] void fail(const std::string& path, const std::string& what) {
-  throw CheckpointError(printable("safetensors file '" + path + "': " + what, 1000));
+  throw CheckpointError("safetensors file '" + path + "': " + what);
 }
 
 SafetensorsEntry parse_entry(const std::string& name, const nlohmann::json& v, uint64_t data_size,

@@ -1,7 +1,6 @@
 #include "pipeline/checkpoint/weight_map.h"
 
 #include "pipeline/checkpoint/checkpoint_error.h"
-#include "pipeline/runtime/printable_text.h"
 
 namespace glmh {
 
@@ -17,15 +16,15 @@ bool is_shard_file_name(const std::string& name) {
 
 std::map<std::string, std::string> parse_weight_map(const nlohmann::json& index, const std::string& index_path) {
   if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object())
-    throw CheckpointError(printable("'" + index_path + "': no weight_map object", 1000));
+    throw CheckpointError("'" + index_path + "': no weight_map object");
   std::map<std::string, std::string> where;
   for (auto it = index["weight_map"].begin(); it != index["weight_map"].end(); ++it) {
     if (!it.value().is_string())
-      throw CheckpointError(printable("'" + index_path + "': weight_map['" + it.key() + "'] is not a file name", 1000));
+      throw CheckpointError("'" + index_path + "': weight_map['" + it.key() + "'] is not a file name");
     const std::string shard = it.value().get<std::string>();
     if (!is_shard_file_name(shard))
-      throw CheckpointError(printable("'" + index_path + "': tensor '" + it.key() + "' maps to '" + shard +
-                            "', not a *.safetensors file name in the index's folder", 1000));
+      throw CheckpointError("'" + index_path + "': tensor '" + it.key() + "' maps to '" + shard +
+                            "', not a *.safetensors file name in the index's folder");
     where[it.key()] = shard;
   }
   return where;

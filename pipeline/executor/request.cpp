@@ -10,7 +10,7 @@
 #include <mutex>
 
 #include "pipeline/checkpoint/safetensors.h"
-#include "pipeline/runtime/printable_text.h"
+#include "pipeline/runtime/error_text.h"
 
 namespace glmh {
 
@@ -18,7 +18,18 @@ namespace {
 
 constexpr int64_t kFormatVersion = 2;
 
-std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
+// A double as its exact bits, and back: JSON numbers lose NaN payloads, infinities and -0.
+uint64_t bits_of(double v) {
+  uint64_t bits = 0;
+  std::memcpy(&bits, &v, sizeof bits);
+  return bits;
+}
+
+double double_of(uint64_t bits) {
+  double v = 0;
+  std::memcpy(&v, &bits, sizeof v);
+  return v;
+}
 
 const char* kind_name(const Request::Value& v) {
   switch (v.index()) {
@@ -131,9 +142,7 @@ std::string Request::serialize(bool include_rank_local) const {
           } else if constexpr (std::is_same_v<T, std::string>) {
             tensors["field:" + name] = at::from_blob(const_cast<char*>(v.data()), {int64_t(v.size())}, at::kByte).clone();
           } else if constexpr (std::is_same_v<T, double>) {
-            uint64_t bits = 0;  // exact, NaN and infinities included
-            std::memcpy(&bits, &v, sizeof bits);
-            entry["bits"] = bits;
+            entry["bits"] = bits_of(v);
           } else {
             entry["value"] = v;
           }
@@ -146,11 +155,7 @@ std::string Request::serialize(bool include_rank_local) const {
     doc["generator"] = c10::DeviceTypeName(generator_->device().type(), true);
     tensors["generator_state"] = generator_state(*generator_);
   }
-  for (const auto& t : timings_) {
-    uint64_t bits = 0;
-    std::memcpy(&bits, &t.seconds, sizeof bits);
-    doc["timings"].push_back({t.stage, bits});
-  }
+  for (const auto& t : timings_) doc["timings"].push_back({t.stage, bits_of(t.seconds)});
   try {
     return safetensors_bytes(tensors, {{"glmh_request", doc.dump()}});
   } catch (const nlohmann::json::exception& e) {
@@ -175,7 +180,7 @@ Request Request::deserialize(const std::string& bytes, const c10::Device& device
     throw fail("not a version " + std::to_string(kFormatVersion) + " glmh request document");
   const auto tensor_named = [&](const std::string& key) -> at::Tensor& {
     const auto it = tensors.find(key);
-    if (it == tensors.end()) throw fail("tensor '" + printable(key) + "' is missing");
+    if (it == tensors.end()) throw fail("tensor '" + key + "' is missing");
     return it->second;
   };
   Request r;
@@ -187,10 +192,10 @@ Request Request::deserialize(const std::string& bytes, const c10::Device& device
     const std::string name = e["name"].get<std::string>(), kind = e["kind"].get<std::string>();
     const std::string scope_text = e["scope"].get<std::string>();
     if (scope_text != "shared" && scope_text != "rank_local")
-      throw fail("field '" + printable(name) + "': scope '" + printable(scope_text) + "'");
+      throw fail("field '" + name + "': scope '" + scope_text + "'");
     const FieldScope scope = scope_text == "shared" ? FieldScope::Shared : FieldScope::RankLocal;
     const auto value = [&](bool (nlohmann::json::*is)() const noexcept, const char* key) -> const nlohmann::json& {
-      if (!e.contains(key) || !(e[key].*is)()) throw fail("field '" + printable(name) + "' has no " + kind + " value");
+      if (!e.contains(key) || !(e[key].*is)()) throw fail("field '" + name + "' has no " + kind + " value");
       return e[key];
     };
     if (kind == "tensor") {
@@ -199,19 +204,16 @@ Request Request::deserialize(const std::string& bytes, const c10::Device& device
       r.set(name, accelerator ? t.to(device) : t, scope);
     } else if (kind == "string") {
       const at::Tensor& t = tensor_named("field:" + name);
-      if (t.scalar_type() != at::kByte || t.dim() != 1) throw fail("field '" + printable(name) + "' is not a byte string");
+      if (t.scalar_type() != at::kByte || t.dim() != 1) throw fail("field '" + name + "' is not a byte string");
       r.set(name, std::string(static_cast<const char*>(t.data_ptr()), size_t(t.numel())), scope);
     } else if (kind == "int") {
       r.set(name, value(&nlohmann::json::is_number_integer, "value").get<int64_t>(), scope);
     } else if (kind == "bool") {
       r.set(name, value(&nlohmann::json::is_boolean, "value").get<bool>(), scope);
     } else if (kind == "double") {
-      const uint64_t bits = value(&nlohmann::json::is_number_unsigned, "bits").get<uint64_t>();
-      double v = 0;
-      std::memcpy(&v, &bits, sizeof v);
-      r.set(name, v, scope);
+      r.set(name, double_of(value(&nlohmann::json::is_number_unsigned, "bits").get<uint64_t>()), scope);
     } else {
-      throw fail("field '" + printable(name) + "' has the unknown kind '" + printable(kind) + "'");
+      throw fail("field '" + name + "' has the unknown kind '" + kind + "'");
     }
   }
   if (doc.contains("generator")) {
@@ -219,15 +221,15 @@ Request Request::deserialize(const std::string& bytes, const c10::Device& device
     const std::string type = doc["generator"].get<std::string>();
     const bool cpu = type == "cpu";
     if (!cpu && device.is_cpu())
-      throw RequestError("serialised request carries a " + printable(type) +
+      throw RequestError("serialised request carries a " + type +
                          " generator but the receiving rank works on the CPU");
     at::Generator gen = make_generator(cpu ? c10::Device(c10::kCPU) : device, 0);
     try {
       std::lock_guard<std::mutex> lock(gen.mutex());
       gen.set_state(tensor_named("generator_state"));
     } catch (const c10::Error& e) {
-      throw fail("the generator's state does not fit a " + printable(type) + " generator: " +
-                 first_line(e.what_without_backtrace()));
+      throw fail("the generator's state does not fit a " + type + " generator: " +
+                 one_line_error(e));
     }
     r.generator_ = std::move(gen);
   }
@@ -235,10 +237,7 @@ Request Request::deserialize(const std::string& bytes, const c10::Device& device
   for (const auto& t : doc["timings"]) {
     if (!t.is_array() || t.size() != 2 || !t[0].is_string() || !t[1].is_number_unsigned())
       throw fail("a timing is not [stage, seconds]");
-    const uint64_t bits = t[1].get<uint64_t>();
-    double seconds = 0;
-    std::memcpy(&seconds, &bits, sizeof seconds);
-    r.timings_.push_back({t[0].get<std::string>(), seconds});
+    r.timings_.push_back({t[0].get<std::string>(), double_of(t[1].get<uint64_t>())});
   }
   return r;
 }

@@ -19,10 +19,14 @@
 #include <variant>
 #include <vector>
 
+#include "pipeline/runtime/printable_text.h"
+
 namespace glmh {
 
+// One line; outside text (field names from another rank) escaped.
 class RequestError : public std::runtime_error {
-  using std::runtime_error::runtime_error;
+ public:
+  explicit RequestError(const std::string& what) : std::runtime_error(printable(what, 1000)) {}
 };
 
 enum class FieldScope { Shared, RankLocal };

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <ftw.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -65,6 +66,19 @@ std::string parent_path(const std::string& path) {
   if (slash == std::string::npos) return "";
   if (slash == 0) return "/";
   return path.substr(0, slash);
+}
+
+void remove_directories_of_dead_processes(const std::string& parent, const std::string& prefix) {
+  for (const auto& name : list_directory(parent)) {
+    if (name.rfind(prefix, 0) != 0) continue;
+    const std::string rest = name.substr(prefix.size());
+    const auto dash = rest.find('-');
+    if (dash == std::string::npos || dash == 0 || dash > 9 || rest.find_first_not_of("0123456789") < dash) continue;
+    const std::string path = parent + "/" + name;
+    struct stat st;
+    if (::lstat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != ::geteuid()) continue;
+    if (::kill(static_cast<pid_t>(std::stol(rest.substr(0, dash))), 0) != 0 && errno == ESRCH) remove_tree(path);
+  }
 }
 
 }  // namespace glmh::posix_fs

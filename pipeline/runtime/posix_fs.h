@@ -22,5 +22,10 @@ std::vector<std::string> list_directory(const std::string& path);
 // A new directory "<parent>/<prefix>XXXXXX"; throws std::runtime_error on failure.
 std::string make_temp_directory(const std::string& parent, const std::string& prefix);
 std::string parent_path(const std::string& path);
+// Removes the directories PARENT/PREFIX<pid>-* whose process <pid> is gone: what a killed glmh
+// left behind. Only real directories of this user: a link or another user's directory under such
+// a name is left alone, and so is a name whose <pid> is not 1 to 9 digits (anyone can plant names
+// in /tmp).
+void remove_directories_of_dead_processes(const std::string& parent, const std::string& prefix);
 
 }  // namespace glmh::posix_fs

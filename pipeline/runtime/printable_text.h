@@ -1,27 +1,34 @@
-// Text from outside (a tensor name, a CSV cell, a JSON key) quoted into an error message: glmh's
-// errors are one line each (docs/reliability.md#fuzzing), and a name may hold any byte.
+// Text from outside (a tensor name, a token, a CSV cell, a JSON key) quoted into an error message:
+// glmh's errors are one line each (docs/reliability.md#fuzzing), and a name may hold any byte.
 #pragma once
 
 #include <cstdio>
+#include <limits>
 #include <string>
 
 namespace glmh {
 
-// `text` with control characters and bytes >= 0x7f other than UTF-8 written as \xNN, and cut to
-// about `limit` bytes with "..." after.
-inline std::string printable(const std::string& text, size_t limit = 200) {
+// `text` with control characters escaped (\n, \r, \t, else \xNN), cut after about `limit` bytes
+// with "..." added.
+inline std::string printable(const std::string& text, size_t limit = std::numeric_limits<size_t>::max()) {
   std::string out;
-  for (size_t i = 0; i < text.size() && out.size() < limit; ++i) {
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (out.size() >= limit) return out + "...";
     const unsigned char c = static_cast<unsigned char>(text[i]);
-    if (c < 0x20 || c == 0x7f) {
-      char escaped[5];
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c < 0x20 || c == 0x7f) {
+      char escaped[8];
       std::snprintf(escaped, sizeof escaped, "\\x%02x", c);
       out += escaped;
     } else {
       out += static_cast<char>(c);
     }
   }
-  if (out.size() >= limit && text.size() > limit) out += "...";
   return out;
 }
 

@@ -15,6 +15,7 @@
 #include <unordered_map>
 
 #include "pipeline/checkpoint/config_fields.h"
+#include "pipeline/runtime/printable_text.h"
 
 namespace glmh {
 
@@ -30,22 +31,6 @@ const char* const kGpt2Regex = R"re('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?
 
 [[noreturn]] void fail(const std::string& source, const std::string& what) {
   throw CheckpointError("tokenizer '" + source + "': " + what);
-}
-
-// Control characters escaped, so that a token or a pattern stays on one line in a message.
-std::string printable(const std::string& s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (c == '\n') out += "\\n";
-    else if (c == '\r') out += "\\r";
-    else if (c == '\t') out += "\\t";
-    else if (c < 0x20 || c == 0x7f) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02x", c);
-      out += buf;
-    } else out += char(c);
-  }
-  return out;
 }
 
 // ---------------------------------------------------------------------------------------------

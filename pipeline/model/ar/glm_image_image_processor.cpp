@@ -151,8 +151,7 @@ GlmImageProcessorConfig GlmImageProcessorConfig::upstream_class_defaults() {
 
 GlmImageProcessorConfig GlmImageProcessorConfig::from_json(const nlohmann::json& j, const std::string& source) {
   GlmImageProcessorConfig c = upstream_class_defaults();
-  const ConfigFields f(j, source);
-  if (!j.is_object()) f.fail("expected a JSON object");
+  const ConfigFields f(j, source);  // refuses anything but an object
   if (j.contains("size")) {
     // A given size replaces the default one whole; resizing needs both edges.
     if (!j["size"].is_object()) f.fail("field 'size' must be an object, got " + j["size"].dump());
