@@ -1,11 +1,15 @@
 // glmh bench, the program: timed iterations after the checked run, percentiles per stage and per
 // step, the single-rank run added for the speedups, the Amdahl bound, the four reports; and the
-// gate over its results passing a loose CPU baseline and failing a deliberately regressed one.
+// gate over its results passing a loose CPU baseline and failing a deliberately regressed one; the
+// step breakdown of --profile.
 #include <gtest/gtest.h>
 
 #include <fstream>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
+#include "harness/timing/step_breakdown.h"
 #include "pipeline/runtime/communicator.h"
 #include "pipeline/runtime/posix_fs.h"
 #include "tests/process_runner.h"
@@ -60,6 +64,42 @@ TEST_F(BenchCommand, TimesEveryLayoutAndGivesSpeedupsOverTheSingleRankRun) {
   const std::string regressed = write("regressed.csv", "scenario,metric,baseline,rel,abs\nsp2-ring,speedup:glm_image.denoising,100,0,0\n");
   g = testing::run_process({GLMH_BINARY, "gate", "--results", out + "/results.csv", "--baseline", regressed});
   EXPECT_EQ(g.exit_code, 1) << g.output;
+}
+
+// --profile: every rank's Chrome trace, and a breakdown whose parts add up to the profiled step and
+// show the layout's own cost: the Ulysses all-to-all appears as communication, which the
+// single-rank step has none of.
+TEST_F(BenchCommand, ProfiledStepsAreBrokenDownPerLayoutBesideTheSingleRankStep) {
+  const std::string scenarios = write("p.csv", "name,height,width,steps,world_size,sp,ulysses\nsp2-ulysses,64,96,4,2,2,2\n");
+  const std::string out = dir_.path() + "/profiled";
+  const auto r = testing::run_process({GLMH_BINARY, "bench", "--scenarios", scenarios, "--repeat", "1", "--warmup", "0",
+                                       "--profile", "--out", out},
+                                      std::chrono::seconds(300));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  for (const char* run : {"sp2-ulysses", "single-rank.sp2-ulysses"}) {
+    const auto bench = nlohmann::json::parse(read_text(out + "/scenarios/" + run + "/bench.json"));
+    const auto& ranks = bench.at("step_breakdown").at("ranks");
+    ASSERT_EQ(ranks.size(), std::string(run) == "sp2-ulysses" ? 2u : 1u) << bench.dump();
+    for (size_t rank = 0; rank < ranks.size(); ++rank) {
+      const StepBreakdown b = StepBreakdown::from_json(ranks[rank]);
+      EXPECT_EQ(b.steps, 2);
+      EXPECT_NEAR(b.sum_of_parts(), b.step, 1e-9 * b.step);
+      EXPECT_GT(b.gemm, 0);
+      EXPECT_GT(b.attention, 0);
+      if (std::string(run) == "sp2-ulysses") EXPECT_GT(b.exposed_communication, 0) << "rank " << rank;
+      else EXPECT_EQ(b.collectives, 0);
+      // The trace is a Chrome trace libtorch wrote, and it is what the breakdown was read from.
+      const std::string trace = read_text(out + "/scenarios/" + run + "/trace-rank" + std::to_string(rank) + ".json");
+      EXPECT_NEAR(step_breakdown_from_trace(trace, 2, "trace").step, b.step, 1e-12);
+    }
+  }
+  const std::string csv = read_text(out + "/results.csv");
+  for (const char* row : {"sp2-ulysses,breakdown,breakdown:gemm,", "sp2-ulysses,breakdown,breakdown:exposed_communication,",
+                          "sp2-ulysses,breakdown,breakdown_vs_single:exposed_communication,",
+                          "single-rank.sp2-ulysses,breakdown,breakdown:idle,"})
+    EXPECT_TRUE(contains(csv, row)) << row << "\n" << csv;
+  EXPECT_TRUE(contains(read_text(out + "/summary.md"), "### Denoise step breakdown"));
+  EXPECT_TRUE(contains(read_text(out + "/report.html"), "Denoise step breakdown per layout"));
 }
 
 TEST_F(BenchCommand, RefusesWhenNothingCanBeTimed) {

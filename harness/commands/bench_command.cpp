@@ -31,6 +31,8 @@ std::vector<OptionSpec> bench_option_specs() {
       {"warmup", "N", "untimed iterations after the checked run", "1"},
       {"repeat", "N", "at least N timed iterations", "5"},
       {"min-seconds", "S", "and at least this long per scenario", "0"},
+      {"profile", "", "also profile denoise steps of each scenario: its step breakdown and a Chrome trace per rank", ""},
+      {"profile-steps", "N", "denoise steps each --profile records", "2"},
       {"out", "DIR", "report directory (default: reports/<run-id>)", ""},
       {"scenario-timeout", "SEC", "a scenario is stopped after this long", "3600"},
       {"help", "", "show this help", ""},
@@ -57,7 +59,10 @@ int bench_command(const std::vector<std::string>& raw_args) {
           "of the same request in this invocation (added when the file has none), next to the\n"
           "Amdahl bound. Cached scenarios add their hit rate, the ideal denoising speedup of their\n"
           "schedule and, with the same layout uncached in the run, the measured one. Writes\n"
-          "results.csv, summary.md, report.html and junit.xml.",
+          "results.csv, summary.md, report.html and junit.xml. With --profile, one more iteration\n"
+          "per scenario runs --profile-steps denoise steps under libtorch's profiler: a Chrome trace\n"
+          "per rank in its run directory and the step's breakdown (GEMMs, attention, copies, other,\n"
+          "exposed communication, idle) in the reports, beside the single-rank step's.",
           specs);
       return kExitOk;
     }
@@ -78,6 +83,7 @@ int bench_command(const std::vector<std::string>& raw_args) {
     if (args.integer("repeat", 0) < 1 && args.real("min-seconds") <= 0)
       throw UsageError("glmh bench: --repeat must be >= 1 (or --min-seconds > 0)");
     args.integer("warmup", 0);
+    args.integer("profile-steps", 1);
   } catch (const std::invalid_argument& e) {
     log.error(e.what());
     return kExitUsage;
@@ -107,6 +113,10 @@ int bench_command(const std::vector<std::string>& raw_args) {
   options.limit = std::chrono::seconds(args.integer("scenario-timeout", 1));
   options.extra_run_args = {"--warmup", args.str("warmup"), "--repeat", args.str("repeat"), "--min-seconds",
                             args.str("min-seconds")};
+  if (args.flag("profile")) {
+    options.extra_run_args.push_back("--profile");
+    options.extra_run_args.insert(options.extra_run_args.end(), {"--profile-steps", args.str("profile-steps")});
+  }
   std::vector<ScenarioOutcome> outcomes = run_scenarios(all, options);
   for (auto& o : outcomes) {
     try {

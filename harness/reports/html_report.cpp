@@ -6,6 +6,8 @@
 #include "harness/reports/performance_tables.h"
 #include "harness/reports/report_writers.h"
 #include "harness/reports/scenario_images.h"
+#include "harness/timing/bench_figures.h"
+#include "harness/timing/step_breakdown.h"
 
 namespace glmh {
 
@@ -13,34 +15,38 @@ namespace {
 
 const char* kStageColors[] = {"#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1"};
 
-// Horizontal stacked bars: one per scenario, one segment per stage, on a common seconds axis.
-std::string stage_breakdown_svg(const std::vector<ScenarioOutcome>& outcomes) {
-  std::vector<std::string> stages;
+struct StackedBar {
+  std::string label;
+  std::vector<std::pair<std::string, double>> segments;  // name -> value, in the unit
+};
+
+// Horizontal stacked bars on a common axis, one colour per segment name.
+std::string stacked_bars_svg(const std::string& title, const std::string& unit, const std::vector<StackedBar>& bars) {
+  std::vector<std::string> names;
   double longest = 0;
-  for (const auto& o : outcomes) {
+  for (const auto& bar : bars) {
     double total = 0;
-    for (const auto& [stage, seconds] : o.stage_seconds) {
-      total += seconds;
-      if (std::find(stages.begin(), stages.end(), stage) == stages.end()) stages.push_back(stage);
+    for (const auto& [name, value] : bar.segments) {
+      total += value;
+      if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
     }
     longest = std::max(longest, total);
   }
-  if (longest <= 0) return "<p>No stage times (no scenario ran its stages).</p>";
   const int label_w = 230, bar_w = 560, row_h = 22, top = 30;
   const int width = label_w + bar_w + 120;
   // Legend first, wrapped onto as many rows as it needs: the height depends on it.
   std::ostringstream legend;
   legend << std::fixed << std::setprecision(1);
-  double ly = top + double(outcomes.size()) * row_h + 20;
+  double ly = top + double(bars.size()) * row_h + 20;
   double lx = label_w;
-  for (size_t s = 0; s < stages.size(); ++s) {
-    const double item_w = 30 + 7.0 * double(stages[s].size());
+  for (size_t s = 0; s < names.size(); ++s) {
+    const double item_w = 30 + 7.0 * double(names[s].size());
     if (lx + item_w > width && lx > label_w) {
       lx = label_w;
       ly += 18;
     }
     legend << "<rect x=\"" << lx << "\" y=\"" << ly << "\" width=\"12\" height=\"12\" fill=\"" << kStageColors[s % 7]
-           << "\"/><text x=\"" << lx + 16 << "\" y=\"" << ly + 11 << "\">" << escape_markup(stages[s]) << "</text>\n";
+           << "\"/><text x=\"" << lx + 16 << "\" y=\"" << ly + 11 << "\">" << escape_markup(names[s]) << "</text>\n";
     lx += item_w;
   }
   const int height = int(ly) + 20;
@@ -48,27 +54,54 @@ std::string stage_breakdown_svg(const std::vector<ScenarioOutcome>& outcomes) {
   svg << std::fixed << std::setprecision(1);
   svg << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << width << "\" height=\"" << height
       << "\" font-family=\"sans-serif\" font-size=\"12\">\n";
-  svg << "<text x=\"0\" y=\"16\" font-weight=\"bold\">Stage breakdown per scenario (seconds, max over ranks)</text>\n";
-  for (size_t i = 0; i < outcomes.size(); ++i) {
-    const auto& o = outcomes[i];
+  svg << "<text x=\"0\" y=\"16\" font-weight=\"bold\">" << escape_markup(title) << "</text>\n";
+  for (size_t i = 0; i < bars.size(); ++i) {
+    const auto& bar = bars[i];
     const double y = top + double(i) * row_h;
-    svg << "<text x=\"" << label_w - 6 << "\" y=\"" << y + 15 << "\" text-anchor=\"end\">" << escape_markup(o.scenario.name)
+    svg << "<text x=\"" << label_w - 6 << "\" y=\"" << y + 15 << "\" text-anchor=\"end\">" << escape_markup(bar.label)
         << "</text>\n";
     double x = label_w, total = 0;
-    for (const auto& [stage, seconds] : o.stage_seconds) {
-      const size_t color = size_t(std::find(stages.begin(), stages.end(), stage) - stages.begin()) % 7;
-      const double w = seconds / longest * bar_w;
+    for (const auto& [name, value] : bar.segments) {
+      const size_t color = size_t(std::find(names.begin(), names.end(), name) - names.begin()) % 7;
+      const double w = longest > 0 ? value / longest * bar_w : 0;
       svg << "<rect x=\"" << x << "\" y=\"" << y + 3 << "\" width=\"" << std::max(w, 0.5) << "\" height=\"" << row_h - 6
-          << "\" fill=\"" << kStageColors[color] << "\"><title>" << escape_markup(o.scenario.name + " " + stage) << ": "
-          << std::setprecision(4) << seconds << std::setprecision(1) << " s</title></rect>\n";
+          << "\" fill=\"" << kStageColors[color] << "\"><title>" << escape_markup(bar.label + " " + name) << ": "
+          << std::setprecision(4) << value << std::setprecision(1) << " " << unit << "</title></rect>\n";
       x += w;
-      total += seconds;
+      total += value;
     }
     svg << "<text x=\"" << x + 4 << "\" y=\"" << y + 15 << "\">" << std::setprecision(3) << total << std::setprecision(1)
-        << " s</text>\n";
+        << " " << unit << "</text>\n";
   }
   svg << legend.str() << "</svg>\n";
   return svg.str();
+}
+
+// One bar per scenario, one segment per stage.
+std::string stage_breakdown_svg(const std::vector<ScenarioOutcome>& outcomes) {
+  std::vector<StackedBar> bars;
+  bool any = false;
+  for (const auto& o : outcomes) {
+    bars.push_back({o.scenario.name, o.stage_seconds});
+    any = any || !o.stage_seconds.empty();
+  }
+  if (!any) return "<p>No stage times (no scenario ran its stages).</p>";
+  return stacked_bars_svg("Stage breakdown per scenario (seconds, max over ranks)", "s", bars);
+}
+
+// One bar per profiled scenario, one segment per additive part of its denoise step.
+std::string step_breakdown_svg(const std::vector<ScenarioOutcome>& outcomes) {
+  std::vector<StackedBar> bars;
+  for (const auto& o : outcomes) {
+    if (!o.has_figure(breakdown_figure("step"))) continue;
+    StackedBar bar{o.scenario.name, {}};
+    for (const auto& part : breakdown_parts())
+      if (part.value != &StepBreakdown::collectives)
+        bar.segments.emplace_back(part.heading, o.figure(breakdown_figure(part.name)) * 1e3);
+    bars.push_back(bar);
+  }
+  if (bars.empty()) return "";
+  return stacked_bars_svg("Denoise step breakdown per layout (ms per step, profiled, slowest rank)", "ms", bars);
 }
 
 // Speedup over the single-rank run per scenario: denoising and end to end as bars, the ideal
@@ -273,6 +306,8 @@ std::string report_html(const ReportContext& context, const std::vector<Scenario
     h << "<p class=\"note\">No images: none of the scenarios' run directories holds an image.png here.</p>\n";
   }
   h << "<h2>Stage breakdown</h2>\n" << stage_breakdown_svg(outcomes);
+  if (const std::string steps = step_breakdown_svg(outcomes); !steps.empty())
+    h << "<h2>Denoise step breakdown</h2>\n" << steps;
   const std::string speedups = speedup_svg(outcomes);
   if (!speedups.empty()) h << "<h2>Speedups</h2>\n" << speedups;
   const auto tables = performance_tables(outcomes);

@@ -4,6 +4,9 @@
 #include <iomanip>
 #include <sstream>
 
+#include "harness/timing/bench_figures.h"
+#include "harness/timing/step_breakdown.h"
+
 namespace glmh {
 
 namespace {
@@ -19,6 +22,14 @@ const char kCachingNote[] =
     "CFG-parallel a step costs its slower branch). Speedup over uncached = the same layout's uncached denoising time / "
     "this one (timed medians when timed, else one run each). glmh cache-diff adds PSNR / SSIM of the image against the "
     "uncached run, the single-rank run with the same profile and profile A's run, and the decisions that changed.";
+
+const char kBreakdownNote[] =
+    "One more iteration after the timed ones, a few of its denoise steps under libtorch's profiler (GPU: kernels; "
+    "CPU: operators), read for the slowest rank (its Chrome trace is trace-rank<R>.json in the run directory). Each "
+    "moment of the step goes to the compute running then (shared when several kinds overlap), else to exposed "
+    "communication (a collective with no compute beside it), else to device idle: these six add up to the profiled "
+    "step. \"collectives (all)\" counts every moment a collective ran, overlapped or not. In brackets: the difference "
+    "to the single-rank run's step.";
 
 // The figures `base:suffix` for each suffix, scaled and joined by " / "; "–" for a missing one.
 std::string cell(const ScenarioOutcome& o, const std::string& base, const std::vector<std::string>& suffixes, int digits,
@@ -53,6 +64,7 @@ std::vector<std::string> timed_stages(const std::vector<ScenarioOutcome>& outcom
 std::vector<FigureTable> timing_tables(const std::vector<ScenarioOutcome>& outcomes,
                                        const std::vector<const ScenarioOutcome*>& timed);
 FigureTable caching_table(const std::vector<ScenarioOutcome>& outcomes);
+FigureTable step_breakdown_table(const std::vector<const ScenarioOutcome*>& timed);
 
 }  // namespace
 
@@ -62,6 +74,7 @@ std::vector<FigureTable> performance_tables(const std::vector<ScenarioOutcome>& 
   for (const auto& o : outcomes)
     if (o.has_figure("iterations")) timed.push_back(&o);
   if (!timed.empty()) tables = timing_tables(outcomes, timed);
+  if (auto steps = step_breakdown_table(timed); !steps.rows.empty()) tables.push_back(std::move(steps));
   if (auto caching = caching_table(outcomes); !caching.rows.empty()) tables.push_back(std::move(caching));
   return tables;
 }
@@ -98,6 +111,33 @@ std::vector<FigureTable> timing_tables(const std::vector<ScenarioOutcome>& outco
                             cell(*o, "peak_memory_gib", {""}, 2), cell(*o, "collective_seconds", {""}, 3)});
   }
   return {per_stage, step_and_total, scaling};
+}
+
+// Profiled runs: each part of the slowest rank's denoise step in ms, with its difference to the
+// single-rank step in brackets.
+FigureTable step_breakdown_table(const std::vector<const ScenarioOutcome*>& timed) {
+  FigureTable table{"Denoise step breakdown", kBreakdownNote, {"scenario", "world", "rank", "profiled step (ms)",
+                                                               "profiled / timed p50"}, {}};
+  for (const auto& part : breakdown_parts()) table.headings.push_back(std::string(part.heading) + " (ms)");
+  for (const ScenarioOutcome* o : timed) {
+    if (!o->has_figure(breakdown_figure("step"))) continue;
+    std::vector<std::string> row = {o->scenario.name, std::to_string(o->scenario.world_size),
+                                    cell(*o, breakdown_figure("rank"), {""}, 0),
+                                    cell(*o, breakdown_figure("step"), {""}, 2, 1000.0),
+                                    cell(*o, breakdown_figure("step_over_timed"), {""}, 3)};
+    for (const auto& part : breakdown_parts()) {
+      std::string text = cell(*o, breakdown_figure(part.name), {""}, 2, 1000.0);
+      if (o->has_figure(breakdown_difference_figure(part.name))) {
+        std::ostringstream difference;
+        difference << std::showpos << std::fixed << std::setprecision(2)
+                   << o->figure(breakdown_difference_figure(part.name)) * 1000.0;
+        text += " (" + difference.str() + ")";
+      }
+      row.push_back(text);
+    }
+    table.rows.push_back(std::move(row));
+  }
+  return table;
 }
 
 // Cached runs: hit rate, the ideal and the measured denoising speedup over uncached and, from glmh

@@ -21,6 +21,8 @@ FigureKind figure_kind(const std::string& name) {
   if (starts("amdahl:")) return {"bound", "Amdahl bound on the end-to-end speedup"};
   if (starts("cache_")) return {"cache", "from the run's DiT cache decisions"};
   if (starts("psnr:") || starts("ssim:")) return {"image", "the run's image against the named run's"};
+  if (starts("breakdown:")) return {"breakdown", "per denoise step (seconds), profiled, slowest rank"};
+  if (starts("breakdown_vs_single:")) return {"breakdown", "minus the single-rank run's step (seconds)"};
   return {"timing", "timed iterations, max over ranks"};
 }
 

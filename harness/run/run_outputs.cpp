@@ -14,6 +14,7 @@
 #include "harness/reports/report_writers.h"
 #include "harness/run/run_reference.h"
 #include "harness/scenarios/scenario_runner.h"
+#include "harness/timing/step_profiler.h"
 #include "pipeline/checkpoint/safetensors.h"
 #include "pipeline/glm_image/glm_image_models.h"
 #include "pipeline/glm_image/glm_image_request.h"
@@ -55,6 +56,9 @@ void write_bench_json(const std::string& dir, const RunSettings& settings, const
   j["repeat"] = settings.bench.repeat;
   j["min_seconds"] = settings.bench.min_seconds;
   write_file_atomically(dir + "/bench.json", j.dump(1) + "\n");
+  if (samples.profile)
+    for (size_t rank = 0; rank < samples.profile->traces.size(); ++rank)
+      write_file_atomically(dir + "/" + trace_file_name(int(rank)), samples.profile->traces[rank]);
   ctx.log().info("bench: ", samples.stage_seconds.size(), " timed iterations; end to end median ",
                  j["statistics"]["end_to_end"]["median"].get<double>(), " s");
 }

@@ -119,7 +119,8 @@ int run_rank_main(RankContext& ctx, const CliArgs& args, const RunSettings& sett
     record.stopped = e.what();
   }
   // Performance mode: timed iterations after the checked run, none of them checked.
-  if ((settings.bench.repeat > 0 || settings.bench.min_seconds > 0) && record.stopped.empty()) {
+  if ((settings.bench.repeat > 0 || settings.bench.min_seconds > 0 || settings.bench.profile_steps > 0) &&
+      record.stopped.empty()) {
     ctx.enter_stage("bench");
     GlmImageRunOptions timed = options;
     timed.on_sp_shards = nullptr;

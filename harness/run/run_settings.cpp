@@ -32,6 +32,9 @@ std::vector<OptionSpec> run_option_specs() {
       {"warmup", "N", "benchmark: untimed iterations after the checked run", "0"},
       {"repeat", "N", "benchmark: at least N timed iterations (no checks inside), into bench.json", "0"},
       {"min-seconds", "S", "benchmark: and at least this long", "0"},
+      {"profile", "", "benchmark: one more iteration with denoise steps under libtorch's profiler: a Chrome trace "
+                      "per rank (trace-rank<R>.json) and the step breakdown in bench.json", ""},
+      {"profile-steps", "N", "benchmark: how many denoise steps --profile records", "2"},
       {"out", "DIR", "the run directory: summary.md, report.html, results.csv, run.json, image.png, latents, "
                      "prior tokens (default: REPORTS/<run-id>)", ""},
       {"reports", "DIR", "where a run without --out makes its directory", "reports"},
@@ -71,6 +74,10 @@ RunSettings run_settings_from(const CliArgs& args) {
   s.bench.warmup = int(args.integer("warmup", 0));
   s.bench.repeat = int(args.integer("repeat", 0));
   s.bench.min_seconds = args.real("min-seconds");
+  if (args.flag("profile")) {
+    s.bench.profile_steps = int(args.integer("profile-steps", 1));
+    if (args.integer("steps", 1) < 2) throw UsageError("glmh run: --profile needs at least 2 --steps");
+  }
   return s;
 }
 

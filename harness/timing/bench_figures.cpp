@@ -6,6 +6,8 @@
 #include <fstream>
 #include <map>
 
+#include "harness/timing/step_breakdown.h"
+
 namespace glmh {
 
 // The figures of one scenario's bench.json: percentiles per stage, end to end and per denoise step,
@@ -34,7 +36,20 @@ void read_bench_figures(ScenarioOutcome& o) {
   for (const auto& v : j.at("collective_host_seconds")) collectives = std::max(collectives, v.get<double>());
   o.performance.emplace_back("peak_memory_gib", peak / double(1ull << 30));
   o.performance.emplace_back("collective_seconds", collectives);
+  if (j.contains("step_breakdown") && j["step_breakdown"].contains("ranks")) {
+    const auto& profile = j["step_breakdown"];
+    const int rank = profile.at("critical_rank").get<int>();
+    const StepBreakdown b = StepBreakdown::from_json(profile.at("ranks").at(size_t(rank)));
+    for (const auto& part : breakdown_parts()) o.performance.emplace_back(breakdown_figure(part.name), b.*part.value);
+    o.performance.emplace_back(breakdown_figure("step"), b.step);
+    o.performance.emplace_back(breakdown_figure("rank"), rank);
+    if (o.has_figure("denoise_step:p50"))
+      o.performance.emplace_back(breakdown_figure("step_over_timed"), b.step / o.figure("denoise_step:p50"));
+  }
 }
+
+std::string breakdown_figure(const std::string& part) { return "breakdown:" + part; }
+std::string breakdown_difference_figure(const std::string& part) { return "breakdown_vs_single:" + part; }
 
 // Speedup and efficiency over the single-rank scenario of the same request in this run, and the
 // Amdahl bound: only the denoising shrinks with more ranks.
@@ -56,6 +71,10 @@ void add_speedups(std::vector<ScenarioOutcome>& outcomes) {
     o.performance.emplace_back("speedup:end_to_end", speedup_total);
     o.performance.emplace_back("efficiency:end_to_end", speedup_total / n);
     o.performance.emplace_back("amdahl:end_to_end", 1.0 / ((1.0 - parallel) + parallel / n));
+    if (o.scenario.world_size > 1 && o.has_figure(breakdown_figure("step")) && base.has_figure(breakdown_figure("step")))
+      for (const auto& part : breakdown_parts())
+        o.performance.emplace_back(breakdown_difference_figure(part.name),
+                                   o.figure(breakdown_figure(part.name)) - base.figure(breakdown_figure(part.name)));
   }
 }
 

@@ -6,9 +6,12 @@
 #include <chrono>
 #include <cmath>
 
+#include "harness/checks/rank_gather.h"
+#include "harness/timing/step_profiler.h"
 #include "pipeline/executor/parallel_executor.h"
 #include "pipeline/glm_image/glm_image_stages.h"
 #include "pipeline/runtime/device_timeline.h"
+#include "pipeline/runtime/error_text.h"
 #include "pipeline/runtime/rank_context.h"
 
 namespace glmh {
@@ -39,7 +42,74 @@ std::vector<double> per_rank(RankContext& ctx, double mine) {
   return max_over_ranks(ctx, slots);
 }
 
+// One more iteration with denoise steps 2 .. 1 + settings.profile_steps under the profiler: the
+// device is drained before the profiler starts and before it stops, so the trace holds those steps
+// alone. Every rank's trace reaches rank 0, which reads the breakdowns from them.
+StepProfile profile_denoise_steps(RankContext& ctx, const std::shared_ptr<GlmImageModels>& models,
+                                  const Request& request, GlmImageRunOptions options, int profile_steps) {
+  constexpr int64_t kFirst = 1;  // steps done when recording starts: the first step is left out
+  StepProfiler profiler(ctx.device());
+  std::string trace, error;
+  int64_t recorded_steps = 0;
+  const auto progress = options.on_denoise_step;
+  options.denoise_steps = nullptr;
+  options.on_denoise_step = [&](int64_t done, int64_t total) {
+    if (progress) progress(done, total);
+    try {
+      if (done == kFirst && total > kFirst) {
+        ctx.synchronize_device();
+        profiler.start();
+      } else if (profiler.recording() && (done == kFirst + profile_steps || done == total)) {
+        ctx.synchronize_device();
+        recorded_steps = done - kFirst;
+        trace = profiler.stop();
+      }
+    } catch (const std::runtime_error& e) {  // the profiler's own failure: no breakdown, the run goes on
+      error = one_line_error(e);
+    }
+  };
+  GlmImageStageSet pipeline = make_glm_image_stages(models, options);
+  Request r = request;
+  ParallelExecutor(ctx).execute(pipeline.stages, r);
+  if (trace.empty() && error.empty()) error = "a profile needs at least 2 denoise steps";
+
+  StepProfile out;
+  const std::vector<std::string> traces = gather_strings(ctx.group(GroupKind::World), trace);
+  const std::vector<std::string> errors = gather_strings(ctx.group(GroupKind::World), error);
+  if (ctx.rank() != 0) return out;
+  out.error = join_rank_reports(errors);
+  if (!out.error.empty()) return out;
+  out.traces = traces;
+  try {
+    for (size_t rank = 0; rank < traces.size(); ++rank)
+      out.breakdowns.push_back(step_breakdown_from_trace(traces[rank], int(recorded_steps),
+                                                         "rank " + std::to_string(rank) + "'s trace"));
+  } catch (const TraceFormatError& e) {
+    out.breakdowns.clear();
+    out.error = e.what();
+  }
+  return out;
+}
+
 }  // namespace
+
+int StepProfile::critical_rank() const {
+  int slowest = 0;
+  for (size_t r = 1; r < breakdowns.size(); ++r)
+    if (breakdowns[r].step > breakdowns[size_t(slowest)].step) slowest = int(r);
+  return slowest;
+}
+
+nlohmann::json StepProfile::to_json() const {
+  nlohmann::json j;
+  if (!error.empty()) {
+    j["error"] = error;
+    return j;
+  }
+  j["critical_rank"] = critical_rank();
+  for (const auto& b : breakdowns) j["ranks"].push_back(b.to_json());
+  return j;
+}
 
 nlohmann::json sample_statistics(std::vector<double> samples) {
   if (samples.empty()) return nullptr;
@@ -59,6 +129,7 @@ nlohmann::json BenchSamples::to_json() const {
   j["denoise_step_seconds"] = step_seconds;
   j["peak_memory_bytes"] = peak_memory_bytes;
   j["collective_host_seconds"] = collective_host_seconds;
+  if (profile) j["step_breakdown"] = profile->to_json();
   for (size_t s = 0; s < stages.size(); ++s) {
     std::vector<double> v;
     for (const auto& it : stage_seconds) v.push_back(it[s]);
@@ -125,6 +196,8 @@ BenchSamples run_bench_iterations(RankContext& ctx, const std::shared_ptr<GlmIma
                                   steps.begin() + long((i + 1) * size_t(steps_per_iteration)));
   out.peak_memory_bytes = per_rank(ctx, double(peak_memory_bytes(ctx.device())));
   out.collective_host_seconds = per_rank(ctx, collectives);
+  if (settings.profile_steps > 0)
+    out.profile = profile_denoise_steps(ctx, models, request, options, settings.profile_steps);
   return out;
 }
 

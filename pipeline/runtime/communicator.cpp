@@ -94,6 +94,8 @@ struct Communicator::Impl {
   // Runs one c10d call and waits for it, translating any failure into a one-line CommError.
   template <class Launch>
   void run(const std::string& op, Launch&& launch) {
+    // A profiler scope: on the CPU (Gloo) the wait is the collective's time (docs/performance.md#step-breakdown).
+    RECORD_USER_SCOPE("glmh::collective " + op);
     const auto start = Clock::now();
     try {
       c10::intrusive_ptr<c10d::Work> work = launch();

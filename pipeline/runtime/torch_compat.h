@@ -6,6 +6,7 @@
 #pragma once
 
 #include <ATen/ATen.h>
+#include <ATen/record_function.h>
 #include <torch/version.h>
 
 #include <cmath>
@@ -18,10 +19,15 @@
 
 namespace glmh::compat {
 
+// Every attention below runs inside a profiler scope of this name, so that a CPU trace (where
+// attention is matmuls and a softmax) can tell it apart (docs/performance.md#step-breakdown).
+inline constexpr const char* kAttentionScope = "glmh::attention";
+
 // Bidirectional attention over [B, H, S, D] tensors with the default 1/sqrt(D) scale.
 // 2.x: the fused scaled_dot_product_attention (flash / memory-efficient kernels on CUDA).
 // 1.13 has no public SDPA: the same math, with the softmax in fp32.
 inline at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+  RECORD_USER_SCOPE(kAttentionScope);
 #if GLMH_TORCH_GE(2, 0)
   return at::scaled_dot_product_attention(q, k, v);
 #else
@@ -33,6 +39,7 @@ inline at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::
 
 // The same with a key mask (bool [Sk], true = attend), every query seeing at least one key.
 inline at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& key_mask) {
+  RECORD_USER_SCOPE(kAttentionScope);
 #if GLMH_TORCH_GE(2, 0)
   return at::scaled_dot_product_attention(q, k, v, key_mask.view({1, 1, 1, -1}));
 #else
@@ -45,6 +52,7 @@ inline at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::
 
 // Causal attention (query i sees keys 0..i) over [B, H, S, D] with the default scale.
 inline at::Tensor causal_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+  RECORD_USER_SCOPE(kAttentionScope);
 #if GLMH_TORCH_GE(2, 0)
   return at::scaled_dot_product_attention(q, k, v, /*attn_mask=*/{}, /*dropout_p=*/0.0, /*is_causal=*/true);
 #else
@@ -76,6 +84,7 @@ inline at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double
 // 2.x on CUDA in bf16/fp16 without a mask: the flash kernel, which returns the log-sum-exp itself.
 inline std::pair<at::Tensor, at::Tensor> attention_with_lse(const at::Tensor& q, const at::Tensor& k,
                                                            const at::Tensor& v, const at::Tensor& key_mask = {}) {
+  RECORD_USER_SCOPE(kAttentionScope);
 #if GLMH_TORCH_GE(2, 0)
   if (q.is_cuda() && !key_mask.defined() && (q.scalar_type() == at::kBFloat16 || q.scalar_type() == at::kHalf)) {
     auto r = at::_scaled_dot_product_flash_attention(q, k, v);
