@@ -21,37 +21,14 @@ at::Tensor exchange(const at::Tensor& in, Communicator& group, bool fp16_wire) {
   return fp16_wire ? out.to(in.scalar_type()) : out;
 }
 
-// [B, n, h, D] on each of U ranks -> [B, U n, h / U, D]: scatter heads, gather the sequence.
-at::Tensor scatter_heads_gather_sequence(const at::Tensor& x, Communicator& group, bool fp16_wire) {
-  const int64_t u = group.size();
-  if (u == 1) return x;
-  const int64_t b = x.size(0), n = x.size(1), hu = x.size(2) / u, d = x.size(3);
-  // Dim-0 blocks of the all-to-all are destinations: block i holds head chunk i of my tokens.
-  const at::Tensor in = x.reshape({b, n, u, hu, d}).permute({2, 0, 1, 3, 4}).contiguous();
-  const at::Tensor out = exchange(in, group, fp16_wire);  // block i: my head chunk of rank i's tokens
-  return out.permute({1, 0, 2, 3, 4}).reshape({b, u * n, hu, d});
-}
-
-// Inverse: [B, U n, h / U, D] -> [B, n, h, D].
-at::Tensor gather_heads_scatter_sequence(const at::Tensor& x, Communicator& group, bool fp16_wire) {
-  const int64_t u = group.size();
-  if (u == 1) return x;
-  const int64_t b = x.size(0), n = x.size(1) / u, hu = x.size(2), d = x.size(3);
-  const at::Tensor in = x.reshape({b, u, n, hu, d}).permute({1, 0, 2, 3, 4}).contiguous();
-  const at::Tensor out = exchange(in, group, fp16_wire);  // block i: head chunk i of my tokens
-  return out.permute({1, 2, 0, 3, 4}).reshape({b, n, u * hu, d});
-}
-
-// [B, L, h / U, D] on each of U ranks -> [B, L, h, D] (heads concatenated in rank order).
-at::Tensor gather_heads(const at::Tensor& x, Communicator& group) {
-  const int64_t u = group.size();
-  if (u == 1) return x;
-  const at::Tensor in = x.permute({2, 0, 1, 3}).contiguous();
-  auto sizes = in.sizes().vec();
-  sizes[0] *= u;
-  at::Tensor out = at::empty(sizes, in.options());
-  group.all_gather(out, in);
-  return out.permute({1, 2, 0, 3});
+// [B, P + U n, hu, D]: the prefix rows, then the U blocks [U, B, n, hu, D] in block order, written
+// once (the layout attention reads, with no concatenation after it).
+at::Tensor prefix_then_blocks(const at::Tensor& prefix_rows, const at::Tensor& blocks) {
+  const int64_t p = prefix_rows.size(1), u = blocks.size(0), b = blocks.size(1), n = blocks.size(2);
+  at::Tensor out = at::empty({b, p + u * n, blocks.size(3), blocks.size(4)}, blocks.options());
+  if (p > 0) out.narrow(1, 0, p).copy_(prefix_rows);
+  out.narrow(1, p, u * n).view({b, u, n, blocks.size(3), blocks.size(4)}).copy_(blocks.permute({1, 0, 2, 3, 4}));
+  return out;
 }
 
 // Sends `x` to the next ring rank and returns what the previous one sent.
@@ -91,16 +68,30 @@ at::Tensor SequenceParallelAttention::operator()(const at::Tensor& q_in, const a
     throw std::invalid_argument(std::to_string(heads) + " heads do not split over Ulysses " + std::to_string(uly.size()));
   const int64_t u = uly.size(), hu = heads / u, head0 = uly.rank() * hu;
 
-  // Ulysses: the image parts of q, k, v in one all-to-all; the prefix sliced to my heads.
-  const at::Tensor qkv_image = scatter_heads_gather_sequence(
-      at::cat({q.narrow(1, text_len, n), k.narrow(1, prefix, n), v.narrow(1, prefix, n)}, 0), uly, fault_fp16_wire);
-  const auto image = qkv_image.chunk(3, 0);
-  const at::Tensor q_all = at::cat({q.narrow(1, 0, text_len).narrow(2, head0, hu), image[0]}, 1).transpose(1, 2);
-  const at::Tensor k_prefix = k.narrow(1, 0, prefix).narrow(2, head0, hu).transpose(1, 2);
-  const at::Tensor v_prefix = v.narrow(1, 0, prefix).narrow(2, head0, hu).transpose(1, 2);
+  const int64_t b = q.size(0), d = q.size(3), m = u * n, r = rng.rank(), ring_size = rng.size();
+
+  // Ulysses: the image rows of q, k, v in one all-to-all, its send buffer [U (destination), 3, B,
+  // n, h/U, D] written by one copy of each; it brings [U (source), 3, B, n, h/U, D]: my heads of
+  // every Ulysses rank's tokens, in rank order. Without Ulysses the local rows are the one block.
+  at::Tensor q_blocks = q.narrow(1, text_len, n).unsqueeze(0), k_blocks = k.narrow(1, prefix, n).unsqueeze(0),
+             v_blocks = v.narrow(1, prefix, n).unsqueeze(0);
+  if (u > 1) {
+    at::Tensor send = at::empty({u, 3, b, n, hu, d}, q.options());
+    const at::Tensor* blocks[3] = {&q_blocks, &k_blocks, &v_blocks};
+    for (int64_t i = 0; i < 3; ++i)
+      send.select(1, i).copy_(blocks[i]->squeeze(0).reshape({b, n, u, hu, d}).permute({2, 0, 1, 3, 4}));
+    const at::Tensor received = exchange(send, uly, fault_fp16_wire);
+    q_blocks = received.select(1, 0);
+    k_blocks = received.select(1, 1);
+    v_blocks = received.select(1, 2);
+  }
+  // [B, S, h/U, D] buffers; attention reads them transposed to [B, h/U, S, D] (no copy).
+  auto bhsd = [](const at::Tensor& t) { return t.transpose(1, 2); };
+  const at::Tensor q_all = prefix_then_blocks(q.narrow(1, 0, text_len).narrow(2, head0, hu), q_blocks);
+  const at::Tensor k_prefix = k.narrow(1, 0, prefix).narrow(2, head0, hu);
+  const at::Tensor v_prefix = v.narrow(1, 0, prefix).narrow(2, head0, hu);
 
   // Ring chunk j holds image tokens [j m, (j + 1) m); only the last ones can hold padding.
-  const int64_t m = u * n, r = rng.rank(), ring_size = rng.size();
   const auto opts_bool = at::TensorOptions().dtype(at::kBool).device(q.device());
   auto valid_in_chunk = [&](int64_t j) { return std::clamp<int64_t>(image_tokens - j * m, 0, m); };
   // Mask over [prefix (if any) ; chunk j], undefined when nothing is hidden.
@@ -110,38 +101,49 @@ at::Tensor SequenceParallelAttention::operator()(const at::Tensor& q_in, const a
     return at::cat({at::ones({prefix_keys}, opts_bool), at::arange(m, opts_bool.dtype(at::kLong)) < valid});
   };
 
-  at::Tensor chunk_kv = at::cat({image[1], image[2]}, 0).transpose(1, 2);  // [2B, hu, m, D]
-  const int64_t b = q.size(0);
-  at::Tensor out, lse;
-  {
+  at::Tensor out, lse;  // out: [B, h/U, Lt + m, D]
+  if (ring_size == 1) {
+    const at::Tensor keys = prefix_then_blocks(k_prefix, k_blocks), values = prefix_then_blocks(v_prefix, v_blocks);
     const at::Tensor mask = key_mask(r, prefix);
-    const at::Tensor keys = at::cat({k_prefix, chunk_kv.narrow(0, 0, b)}, 2);
-    const at::Tensor values = at::cat({v_prefix, chunk_kv.narrow(0, b, b)}, 2);
-    if (ring_size == 1 && !mask.defined()) {
-      out = compat::attention(q_all, keys, values);
-    } else {
-      std::tie(out, lse) = compat::attention_with_lse(q_all, keys, values, mask);
-      out = out.to(at::kFloat);
+    if (!mask.defined()) out = compat::attention(bhsd(q_all), bhsd(keys), bhsd(values));
+    else out = compat::attention_with_lse(bhsd(q_all), bhsd(keys), bhsd(values), mask).first.to(at::kFloat);
+  } else {
+    // The chunk's keys and values, [2, B, m, h/U, D] contiguous: what travels around the ring.
+    at::Tensor chunk_kv = at::empty({2, b, m, hu, d}, q.options());
+    chunk_kv[0].view({b, u, n, hu, d}).copy_(k_blocks.permute({1, 0, 2, 3, 4}));
+    chunk_kv[1].view({b, u, n, hu, d}).copy_(v_blocks.permute({1, 0, 2, 3, 4}));
+    for (int64_t step = 0; step < ring_size; ++step) {
+      if (step > 0) chunk_kv = rotate_ring(chunk_kv, rng);
+      const int64_t j = (r - step + ring_size) % ring_size;
+      // The prefix once, with my own chunk (or at every step under the fault).
+      const int64_t prefix_keys = step == 0 || fault_ring_prefix_no_rotate ? prefix : 0;
+      if (step > 0 && valid_in_chunk(j) == 0 && prefix_keys == 0 && !fault_padding_as_keys) continue;  // all padding
+      at::Tensor keys = chunk_kv[0], values = chunk_kv[1];
+      if (prefix_keys > 0) {
+        keys = prefix_then_blocks(k_prefix, keys.unsqueeze(0));
+        values = prefix_then_blocks(v_prefix, values.unsqueeze(0));
+      }
+      const auto [part, part_lse] = compat::attention_with_lse(bhsd(q_all), bhsd(keys), bhsd(values),
+                                                               key_mask(j, prefix_keys));
+      if (step == 0) {
+        out = part.to(at::kFloat);
+        lse = part_lse;
+      } else {
+        merge_partial(out, lse, part, part_lse);
+      }
     }
   }
-  for (int64_t step = 1; step < ring_size; ++step) {
-    chunk_kv = rotate_ring(chunk_kv.contiguous(), rng);
-    const int64_t j = (r - step + ring_size) % ring_size;
-    const int64_t prefix_keys = fault_ring_prefix_no_rotate ? prefix : 0;
-    if (valid_in_chunk(j) == 0 && prefix_keys == 0 && !fault_padding_as_keys) continue;  // all padding: nothing to attend
-    at::Tensor keys = chunk_kv.narrow(0, 0, b), values = chunk_kv.narrow(0, b, b);
-    if (prefix_keys > 0) {
-      keys = at::cat({k_prefix, keys}, 2);
-      values = at::cat({v_prefix, values}, 2);
-    }
-    const auto [part, part_lse] = compat::attention_with_lse(q_all, keys, values, key_mask(j, prefix_keys));
-    merge_partial(out, lse, part, part_lse);
-  }
-  out = out.to(q.scalar_type()).transpose(1, 2);  // [B, Lt + m, hu, D]
+  const at::Tensor attended = out.to(q.scalar_type()).transpose(1, 2);  // [B, Lt + m, h/U, D]
+  if (u == 1) return attended;
 
-  const at::Tensor text_out = text_len == 0 ? q.narrow(1, 0, 0) : gather_heads(out.narrow(1, 0, text_len), uly);
-  const at::Tensor image_out = gather_heads_scatter_sequence(out.narrow(1, text_len, m), uly, fault_fp16_wire);
-  return at::cat({text_out, image_out}, 1);
+  // Back through one all-to-all: destination i gets the prefix rows and its own tokens' rows, of my
+  // heads; from every source it receives that head chunk: [U (source), B, Lt + n, h/U, D], heads
+  // put back in place by one copy. (The prefix output is the same on every ring rank.)
+  at::Tensor send = at::empty({u, b, text_len + n, hu, d}, q.options());
+  if (text_len > 0) send.narrow(2, 0, text_len).copy_(attended.narrow(1, 0, text_len).unsqueeze(0).expand({u, b, text_len, hu, d}));
+  send.narrow(2, text_len, n).copy_(attended.narrow(1, text_len, m).view({b, u, n, hu, d}).permute({1, 0, 2, 3, 4}));
+  const at::Tensor received = exchange(send, uly, fault_fp16_wire);
+  return received.permute({1, 2, 0, 3, 4}).reshape({b, text_len + n, heads, d});
 }
 
 }  // namespace glmh

@@ -6,9 +6,10 @@
 // all-to-all turns [B, n, h, D] (all heads, my tokens) into [B, U n, h/U, D] (my heads, the ring
 // chunk's tokens); the prefix is sliced to the same heads locally. Ring: every rank attends its
 // queries (prefix and chunk) to the prefix keys once and to every ring chunk's keys as they travel
-// around the ring, merging the partial results by their log-sum-exp. Then the image output goes
-// back through the inverse all-to-all, and the prefix output (identical on the ring ranks) is
-// all-gathered over the Ulysses heads.
+// around the ring, merging the partial results by their log-sum-exp. Then one inverse all-to-all
+// brings back the image output of my tokens and the prefix output (identical on the ring ranks)
+// of every head chunk. Buffers are written once in the layout the next step reads
+// (docs/sequence-parallel.md#ulysses).
 //
 // Padding tokens (SpShardPlan) are hidden as keys, so the result equals attention over the whole
 // unpadded sequence on one rank.
