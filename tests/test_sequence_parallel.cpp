@@ -2,6 +2,7 @@
 // sharding (bands, padding, shard_rotary_emb_for_sp), Ulysses / Ring / USP attention with the
 // replicated prefix and a keys-only cache prefix, and the whole tiny DiT under TP and SP.
 #include <ATen/ATen.h>
+#include <cmath>
 #include <gtest/gtest.h>
 
 #include "tests/parity.h"
@@ -52,8 +53,9 @@ TEST(SpSharding, BandsPadWholeTokenRowsAndCoverTheSameTokens) {
   EXPECT_TRUE(at::equal(rows.narrow(0, 3, 3), cos.narrow(0, 12, 3)));  // the last token row again
 }
 
-// The log-sum-exp attention ring attention merges: on the CPU the math path, on CUDA in bf16 the
-// flash kernel. Two halves of the keys merged by their log-sum-exps give full attention.
+// The log-sum-exp attention ring attention merges: on the CPU the math path, on CUDA in bf16 a fused
+// kernel (cuDNN's on torch >= 2.5, else flash). The log-sum-exp is the natural one of the scaled
+// scores, and two halves of the keys merged by their log-sum-exps give full attention.
 TEST(AttentionWithLse, HalvesMergedByLogSumExpGiveFullAttention) {
   std::vector<c10::Device> devices = {c10::Device(c10::kCPU)};
   if (at::hasCUDA()) devices.push_back(c10::Device(c10::kCUDA, 0));
@@ -71,6 +73,11 @@ TEST(AttentionWithLse, HalvesMergedByLogSumExpGiveFullAttention) {
                               b.to(at::kFloat) * at::exp(lse_b - lse).unsqueeze(-1);
     const double tolerance = device.is_cuda() ? 2e-2 : 1e-5;
     EXPECT_LE(((merged - full).abs().max() / full.abs().max()).item<double>(), tolerance) << device;
+    const at::Tensor qf = q.cpu().to(at::kFloat), kf = k.narrow(2, 0, 50).cpu().to(at::kFloat);
+    const at::Tensor lse_math = at::logsumexp(at::matmul(qf, kf.transpose(-2, -1)) / std::sqrt(64.0), -1);
+    ASSERT_EQ(lse_a.sizes(), lse_math.sizes()) << device;
+    EXPECT_LE((lse_a.cpu().to(at::kFloat) - lse_math).abs().max().item<double>(), device.is_cuda() ? 5e-2 : 1e-5)
+        << device;
     // A query that sees no key: output 0 and log-sum-exp -inf (merging it changes nothing).
     const at::Tensor none = at::zeros({96}, at::TensorOptions().dtype(at::kBool).device(device));
     const auto [z, lse_z] = compat::attention_with_lse(q, k, v, none);

@@ -28,6 +28,10 @@ struct SequenceParallelAttention {
   Communicator* ring = nullptr;     // size R (1: no ring)
   int64_t image_tokens = 0;         // real image tokens of the whole sequence (no padding)
   int64_t tokens_per_rank = 0;      // image tokens each SP rank holds (padding included)
+  // Ulysses without a ring: the heads of a rank split into this many groups, each exchanged and
+  // attended on its own so that communication overlaps attention (1: none). Used when it divides
+  // the heads per rank.
+  int64_t pipeline_groups = 2;
   // Fault `ring-prefix-no-rotate` (upstream's silent miscompute): the prefix K/V never travel with
   // the ring chunks, so every ring step re-attends the local prefix: it is counted R times.
   bool fault_ring_prefix_no_rotate = false;

@@ -91,22 +91,40 @@ struct Communicator::Impl {
                       ", the group works on " + options.device.str());
   }
 
-  // Runs one c10d call and waits for it, translating any failure into a one-line CommError.
+  // Starts one c10d call, translating any failure into a one-line CommError.
   template <class Launch>
-  void run(const std::string& op, Launch&& launch) {
+  c10::intrusive_ptr<c10d::Work> start(const std::string& op, Launch&& launch) {
     // A profiler scope: on the CPU (Gloo) the wait is the collective's time (docs/performance.md#step-breakdown).
     RECORD_USER_SCOPE("glmh::collective " + op);
-    const auto start = Clock::now();
+    const auto started = Clock::now();
     try {
       c10::intrusive_ptr<c10d::Work> work = launch();
-      work->wait();  // never isSuccess(): deprecated (throws) for NCCL on 2.x
+      seconds += std::chrono::duration<double>(Clock::now() - started).count();
+      return work;
     } catch (const CommError&) {
       throw;
     } catch (const std::exception& e) {
       failed = true;
       throw CommError(where(op) + " failed: " + one_line_error(e));
     }
-    seconds += std::chrono::duration<double>(Clock::now() - start).count();
+  }
+
+  // Waits for a started call (NCCL: orders the current stream after it).
+  void finish(const std::string& op, c10d::Work& work) {
+    RECORD_USER_SCOPE("glmh::collective " + op + " (wait)");
+    const auto started = Clock::now();
+    try {
+      work.wait();  // never isSuccess(): deprecated (throws) for NCCL on 2.x
+    } catch (const std::exception& e) {
+      failed = true;
+      throw CommError(where(op) + " failed: " + one_line_error(e));
+    }
+    seconds += std::chrono::duration<double>(Clock::now() - started).count();
+  }
+
+  template <class Launch>
+  void run(const std::string& op, Launch&& launch) {
+    finish(op, *start(op, std::forward<Launch>(launch)));
   }
 
   // Byte-moving collectives on 1.13's Gloo: bf16 is refused, but a kHalf view moves the same
@@ -117,6 +135,42 @@ struct Communicator::Impl {
     return t;
   }
 };
+
+struct PendingCollective::State {
+  Communicator* group = nullptr;
+  std::string op;
+  std::vector<at::Tensor> tensors;  // alive until the collective is waited for
+  c10::intrusive_ptr<c10d::Work> work;
+};
+
+PendingCollective::PendingCollective() = default;
+PendingCollective::PendingCollective(PendingCollective&&) noexcept = default;
+PendingCollective& PendingCollective::operator=(PendingCollective&& other) noexcept {
+  if (this != &other) {
+    if (state_) {
+      try {
+        wait();
+      } catch (...) {
+      }
+    }
+    state_ = std::move(other.state_);
+  }
+  return *this;
+}
+
+PendingCollective::~PendingCollective() {
+  if (!state_) return;
+  try {
+    wait();
+  } catch (...) {  // a destructor must not throw; the caller that cares calls wait()
+  }
+}
+
+void PendingCollective::wait() {
+  if (!state_) return;
+  const std::unique_ptr<State> state = std::move(state_);
+  state->group->impl_->finish(state->op, *state->work);
+}
 
 Communicator::Communicator(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
@@ -276,6 +330,11 @@ void Communicator::reduce_scatter_sum(at::Tensor& out, const at::Tensor& in) {
 
 void Communicator::all_to_all(at::Tensor& out, const at::Tensor& in,
                               std::vector<int64_t> out_splits, std::vector<int64_t> in_splits) {
+  start_all_to_all(out, in, std::move(out_splits), std::move(in_splits)).wait();
+}
+
+PendingCollective Communicator::start_all_to_all(const at::Tensor& out, const at::Tensor& in,
+                                                 std::vector<int64_t> out_splits, std::vector<int64_t> in_splits) {
   const std::string op = "all_to_all";
   impl_->check_tensor(op, in, "input");
   impl_->check_tensor(op, out, "output");
@@ -287,9 +346,14 @@ void Communicator::all_to_all(at::Tensor& out, const at::Tensor& in,
     throw CommError(impl_->where(op) + ": split lists must have one entry per rank");
   at::Tensor out_view = impl_->bytes_view(out);
   at::Tensor in_view = impl_->bytes_view(in);
-  impl_->run(op, [&] {
-    return impl_->pg->alltoall_base(out_view, in_view, out_splits, in_splits);
-  });
+  PendingCollective pending;
+  pending.state_ = std::make_unique<PendingCollective::State>();
+  auto& state = *pending.state_;
+  state.group = this;
+  state.op = op;
+  state.tensors = {out_view, in_view};
+  state.work = impl_->start(op, [&] { return impl_->pg->alltoall_base(out_view, in_view, out_splits, in_splits); });
+  return pending;
 }
 
 void Communicator::send(const at::Tensor& tensor, int dst, int tag) {

@@ -48,6 +48,24 @@ struct CollectiveTally {
   int64_t elements = 0;
 };
 
+// A collective started but not yet waited for: NCCL runs it on its own stream (Gloo on its
+// threads) while the caller enqueues other work. wait() orders the caller's stream after it (NCCL:
+// no host wait; Gloo: the host waits) with the blocking call's error handling. Its tensors stay
+// alive until then; destroying it un-waited waits (errors then go unreported: call wait()).
+class PendingCollective {
+ public:
+  PendingCollective();
+  PendingCollective(PendingCollective&&) noexcept;
+  PendingCollective& operator=(PendingCollective&&) noexcept;
+  ~PendingCollective();
+  void wait();
+
+ private:
+  friend class Communicator;
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
 class Communicator {
  public:
   // Collective: every member (world rank in `members`, in group-rank order) must call it with the
@@ -76,6 +94,10 @@ class Communicator {
   // Dim-0 blocks of `in` go to ranks 0..size-1; equal blocks when the split lists are empty.
   void all_to_all(at::Tensor& out, const at::Tensor& in, std::vector<int64_t> out_splits = {},
                   std::vector<int64_t> in_splits = {});
+  // The same, started: the caller overlaps it with other work and waits before using `out`.
+  [[nodiscard]] PendingCollective start_all_to_all(const at::Tensor& out, const at::Tensor& in,
+                                                   std::vector<int64_t> out_splits = {},
+                                                   std::vector<int64_t> in_splits = {});
   void send(const at::Tensor& tensor, int dst, int tag);
   void recv(at::Tensor& tensor, int src, int tag);
   void barrier();
@@ -94,6 +116,7 @@ class Communicator {
   const std::vector<CollectiveTally>& collective_tallies() const;
 
  private:
+  friend class PendingCollective;
   struct Impl;
   explicit Communicator(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;

@@ -81,11 +81,17 @@ inline at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double
 // scaled scores ([B, H, Sq], fp32): what ring attention needs to merge partial results.
 // `key_mask` (optional, bool [Sk], true = attend) hides padding keys. A query that sees no key
 // gets output 0 and log-sum-exp -inf, so merging it is a no-op.
-// 2.x on CUDA in bf16/fp16 without a mask: the flash kernel, which returns the log-sum-exp itself.
+// On CUDA in bf16/fp16 without a mask, a fused kernel that returns the log-sum-exp itself: cuDNN's
+// on 2.5+ (on Hopper about twice as fast as the flash kernel, which 2.0-2.4 use).
 inline std::pair<at::Tensor, at::Tensor> attention_with_lse(const at::Tensor& q, const at::Tensor& k,
                                                            const at::Tensor& v, const at::Tensor& key_mask = {}) {
   RECORD_USER_SCOPE(kAttentionScope);
-#if GLMH_TORCH_GE(2, 0)
+#if GLMH_TORCH_GE(2, 5)
+  if (q.is_cuda() && !key_mask.defined() && (q.scalar_type() == at::kBFloat16 || q.scalar_type() == at::kHalf)) {
+    auto r = at::_scaled_dot_product_cudnn_attention(q, k, v, /*attn_bias=*/std::nullopt, /*compute_log_sumexp=*/true);
+    return {std::get<0>(r), std::get<1>(r).reshape({q.size(0), q.size(1), q.size(2)})};  // cuDNN: [B, H, Sq, 1]
+  }
+#elif GLMH_TORCH_GE(2, 0)
   if (q.is_cuda() && !key_mask.defined() && (q.scalar_type() == at::kBFloat16 || q.scalar_type() == at::kHalf)) {
     auto r = at::_scaled_dot_product_flash_attention(q, k, v);
     return {std::get<0>(r), std::get<1>(r)};
