@@ -10,6 +10,7 @@
 #include "pipeline/model/dit/glm_image_dit.h"
 #include "pipeline/model/model_source.h"
 #include "pipeline/parallel/dit_tensor_parallel.h"
+#include "pipeline/parallel/row_copy.h"
 #include "pipeline/parallel/sequence_parallel_attention.h"
 #include "pipeline/parallel/sp_sharding.h"
 #include "pipeline/runtime/torch_compat.h"
@@ -83,6 +84,32 @@ TEST(AttentionWithLse, HalvesMergedByLogSumExpGiveFullAttention) {
     const auto [z, lse_z] = compat::attention_with_lse(q, k, v, none);
     EXPECT_EQ(z.abs().max().item<double>(), 0.0);
     EXPECT_TRUE(lse_z.isinf().all().item<bool>());
+  }
+}
+
+// copy_rows moves 16-byte words where it can and falls back to copy_ where it cannot; either way the
+// bytes are those of copy_.
+TEST(RowCopy, GivesTheBytesOfCopyForEveryLayout) {
+  at::manual_seed(5);
+  const at::Tensor x = at::randn({2, 6, 4, 64}).to(at::kBFloat16);
+  struct Case {
+    const char* what;
+    at::Tensor src;
+  };
+  const std::vector<Case> cases = {
+      {"permuted", x.permute({1, 0, 2, 3})},
+      {"narrowed", x.narrow(1, 2, 3)},
+      {"expanded", x.narrow(0, 0, 1).expand({3, 6, 4, 64})},
+      {"rows not a multiple of 16 bytes", x.narrow(3, 0, 6)},
+      {"misaligned rows", x.narrow(3, 1, 8)},
+      {"fp32 rows of 3", at::randn({4, 5, 3}).permute({1, 0, 2})},
+  };
+  for (const auto& c : cases) {
+    at::Tensor expected = at::empty(c.src.sizes(), c.src.options());
+    expected.copy_(c.src);
+    at::Tensor got = at::zeros(c.src.sizes(), c.src.options());
+    copy_rows(got, c.src);
+    EXPECT_TRUE(at::equal(got, expected)) << c.what;
   }
 }
 

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "pipeline/parallel/row_copy.h"
 #include "pipeline/runtime/communicator.h"
 #include "pipeline/runtime/torch_compat.h"
 
@@ -43,8 +44,8 @@ class InFlightExchange {
 at::Tensor prefix_then_blocks(const at::Tensor& prefix_rows, const at::Tensor& blocks) {
   const int64_t p = prefix_rows.size(1), u = blocks.size(0), b = blocks.size(1), n = blocks.size(2);
   at::Tensor out = at::empty({b, p + u * n, blocks.size(3), blocks.size(4)}, blocks.options());
-  if (p > 0) out.narrow(1, 0, p).copy_(prefix_rows);
-  out.narrow(1, p, u * n).view({b, u, n, blocks.size(3), blocks.size(4)}).copy_(blocks.permute({1, 0, 2, 3, 4}));
+  if (p > 0) copy_rows(out.narrow(1, 0, p), prefix_rows);
+  copy_rows(out.narrow(1, p, u * n).view({b, u, n, blocks.size(3), blocks.size(4)}), blocks.permute({1, 0, 2, 3, 4}));
   return out;
 }
 
@@ -118,8 +119,8 @@ at::Tensor SequenceParallelAttention::operator()(const at::Tensor& q_in, const a
     // The chunk's keys and values, [2, B, m, hg, D] contiguous: what travels around the ring. Each
     // rotation is started before the attention over the chunk in hand, which hides it.
     at::Tensor chunk_kv = at::empty({2, b, m, hg, d}, q.options());
-    chunk_kv[0].view({b, u, n, hg, d}).copy_(k_blocks.permute({1, 0, 2, 3, 4}));
-    chunk_kv[1].view({b, u, n, hg, d}).copy_(v_blocks.permute({1, 0, 2, 3, 4}));
+    copy_rows(chunk_kv[0].view({b, u, n, hg, d}), k_blocks.permute({1, 0, 2, 3, 4}));
+    copy_rows(chunk_kv[1].view({b, u, n, hg, d}), v_blocks.permute({1, 0, 2, 3, 4}));
     at::Tensor lse;
     for (int64_t step = 0; step < ring_size; ++step) {
       std::optional<InFlightExchange> next;
@@ -162,8 +163,7 @@ at::Tensor SequenceParallelAttention::operator()(const at::Tensor& q_in, const a
   for (int64_t g = 0; g < groups; ++g) {
     at::Tensor send = at::empty({u, 3, b, n, hg, d}, q.options());
     for (int64_t i = 0; i < 3; ++i)
-      send.select(1, i).copy_(
-          image_rows[i].reshape({b, n, u, groups, hg, d}).select(3, g).permute({2, 0, 1, 3, 4}));
+      copy_rows(send.select(1, i), image_rows[i].reshape({b, n, u, groups, hg, d}).select(3, g).permute({2, 0, 1, 3, 4}));
     inputs.emplace_back(send, uly, fault_fp16_wire);
   }
   // Back through one all-to-all per group: destination i gets the prefix rows and its own tokens'
@@ -176,13 +176,13 @@ at::Tensor SequenceParallelAttention::operator()(const at::Tensor& q_in, const a
     const at::Tensor attended = attend(g, received.select(1, 0), received.select(1, 1), received.select(1, 2));
     at::Tensor send = at::empty({u, b, text_len + n, hg, d}, q.options());
     if (text_len > 0)
-      send.narrow(2, 0, text_len).copy_(attended.narrow(1, 0, text_len).unsqueeze(0).expand({u, b, text_len, hg, d}));
-    send.narrow(2, text_len, n).copy_(attended.narrow(1, text_len, m).view({b, u, n, hg, d}).permute({1, 0, 2, 3, 4}));
+      copy_rows(send.narrow(2, 0, text_len), attended.narrow(1, 0, text_len).unsqueeze(0).expand({u, b, text_len, hg, d}));
+    copy_rows(send.narrow(2, text_len, n), attended.narrow(1, text_len, m).view({b, u, n, hg, d}).permute({1, 0, 2, 3, 4}));
     outputs.emplace_back(send, uly, fault_fp16_wire);
   }
   at::Tensor result = at::empty({b, text_len + n, heads, d}, q.options());
   for (int64_t g = 0; g < groups; ++g)
-    result.view({b, text_len + n, u, groups, hg, d}).select(3, g).copy_(outputs[size_t(g)].wait().permute({1, 2, 0, 3, 4}));
+    copy_rows(result.view({b, text_len + n, u, groups, hg, d}).select(3, g), outputs[size_t(g)].wait().permute({1, 2, 0, 3, 4}));
   return result;
 }
 
