@@ -69,15 +69,16 @@ at::Tensor GlmImageDiT::linear(const at::Tensor& x, const std::string& prefix) c
 at::Tensor GlmImageDiT::row_parallel_linear(const at::Tensor& x, const std::string& prefix,
                                             const DitParallelism* parallel) const {
   if (tp_size_ == 1) return linear(x, prefix);
-  at::Tensor partial = at::linear(x, p(prefix + ".weight"));
+  // The bias rides in TP rank 0's partial sum (inside its GEMM), not in a pass after the all-reduce.
+  const at::Tensor bias = parallel->tp->rank() == 0 ? p(prefix + ".bias") : at::Tensor();
+  at::Tensor partial = at::linear(x, p(prefix + ".weight"), bias);
   if (parallel->fault_fp16_all_reduce) {
     at::Tensor wire = partial.to(at::kHalf);
     parallel->tp->all_reduce(wire);
-    partial = wire.to(x.scalar_type());
-  } else {
-    parallel->tp->all_reduce(partial);
+    return wire.to(x.scalar_type());
   }
-  return partial + p(prefix + ".bias");
+  parallel->tp->all_reduce(partial);
+  return partial;
 }
 
 at::Tensor GlmImageDiT::time_condition_embedding(const DiTInputs& in, c10::ScalarType dtype) const {
