@@ -92,6 +92,21 @@ TEST(StepBreakdown, TheJsonFormRoundTrips) {
   EXPECT_TRUE(back.device_kernels);
 }
 
+TEST(KernelTotals, DeviceTimeIsSummedPerKernelNameLongestFirstAndCpuOperatorsAreLeftOut) {
+  const std::string trace = R"({"traceEvents": [)" + kernel("layer_norm", 0, 10, 7) + "," + kernel("nvjet_gemm", 10, 30, 7) +
+                            "," + kernel("layer_norm", 40, 14, 7) + "," + cpu_op("aten::layer_norm", 0, 100) + "]}";
+  const auto totals = kernel_totals_from_trace(trace, 2, "t.json");
+  ASSERT_EQ(totals.size(), 2u);
+  EXPECT_EQ(totals[0].name, "nvjet_gemm");
+  EXPECT_EQ(totals[0].category, TraceCategory::Gemm);
+  EXPECT_NEAR(totals[0].seconds_per_step, 15e-6, 1e-12);
+  EXPECT_EQ(totals[1].name, "layer_norm");
+  EXPECT_NEAR(totals[1].seconds_per_step, 12e-6, 1e-12);
+  EXPECT_DOUBLE_EQ(totals[1].calls_per_step, 1.0);
+  EXPECT_TRUE(kernel_totals_from_trace("[" + cpu_op("aten::mm", 0, 5) + "]", 1, "cpu.json").empty());
+  EXPECT_THROW(kernel_totals_from_trace("{\"events\": []}", 1, "bad.json"), TraceFormatError);
+}
+
 TEST(StepBreakdown, AMalformedTraceIsRefusedNamingIt) {
   for (const char* bad : {"{", "{\"other\": []}", "[]", "[1]", "[{\"ph\": \"X\", \"name\": \"k\", \"ts\": \"0\", \"dur\": 1}]",
                           "[{\"ph\": \"X\", \"name\": \"k\", \"ts\": 0, \"dur\": -1}]", "[{\"ph\": \"X\", \"ts\": 0, \"dur\": 1}]"}) {

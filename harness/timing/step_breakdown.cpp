@@ -99,6 +99,25 @@ double number_field(const nlohmann::json& event, const char* key, const std::str
   return v;
 }
 
+nlohmann::json parse_trace(const std::string& trace_json, const std::string& origin) {
+  try {
+    return nlohmann::json::parse(trace_json);
+  } catch (const nlohmann::json::exception& e) {
+    throw TraceFormatError(printable(origin + ": not JSON: " + e.what(), 300));
+  }
+}
+
+// A Chrome trace is either the event array or an object holding it under "traceEvents".
+const nlohmann::json& trace_events(const nlohmann::json& trace, const std::string& origin) {
+  const nlohmann::json* events = &trace;
+  if (trace.is_object()) {
+    if (!trace.contains("traceEvents")) throw TraceFormatError(origin + ": no \"traceEvents\"");
+    events = &trace["traceEvents"];
+  }
+  if (!events->is_array()) throw TraceFormatError(origin + ": the events are not an array");
+  return *events;
+}
+
 }  // namespace
 
 TraceCategory classify_trace_event(const std::string& raw_name) {
@@ -154,18 +173,8 @@ StepBreakdown StepBreakdown::from_json(const nlohmann::json& j) {
 
 StepBreakdown step_breakdown_from_trace(const std::string& trace_json, int steps, const std::string& origin) {
   if (steps < 1) throw TraceFormatError(origin + ": a breakdown needs at least one step");
-  nlohmann::json trace;
-  try {
-    trace = nlohmann::json::parse(trace_json);
-  } catch (const nlohmann::json::exception& e) {
-    throw TraceFormatError(printable(origin + ": not JSON: " + e.what(), 300));
-  }
-  const nlohmann::json* events = &trace;
-  if (trace.is_object()) {
-    if (!trace.contains("traceEvents")) throw TraceFormatError(origin + ": no \"traceEvents\"");
-    events = &trace["traceEvents"];
-  }
-  if (!events->is_array()) throw TraceFormatError(origin + ": the events are not an array");
+  const nlohmann::json trace = parse_trace(trace_json, origin);
+  const nlohmann::json* events = &trace_events(trace, origin);
 
   bool device = false;
   for (const auto& e : *events) device = device || (e.is_object() && is_device_activity(e));
@@ -236,6 +245,27 @@ StepBreakdown step_breakdown_from_trace(const std::string& trace_json, int steps
   out.idle = idle * per_step;
   out.collectives = collectives * per_step;
   out.step = window * per_step;
+  return out;
+}
+
+std::vector<KernelTotal> kernel_totals_from_trace(const std::string& trace_json, int steps, const std::string& origin) {
+  if (steps < 1) throw TraceFormatError(origin + ": kernel totals need at least one step");
+  const nlohmann::json trace = parse_trace(trace_json, origin);
+  std::map<std::string, KernelTotal> by_name;
+  size_t index = 0;
+  for (const auto& e : trace_events(trace, origin)) {
+    const std::string where = origin + ": event " + std::to_string(index++);
+    if (!e.is_object() || !is_device_activity(e) || !e.contains("ph") || e["ph"] != "X") continue;
+    if (!e.contains("name") || !e["name"].is_string()) throw TraceFormatError(where + ": no \"name\"");
+    const std::string name = e["name"].get<std::string>();
+    KernelTotal& total = by_name.try_emplace(name, KernelTotal{name, classify_trace_event(name)}).first->second;
+    total.seconds_per_step += number_field(e, "dur", where) * 1e-6 / steps;
+    total.calls_per_step += 1.0 / steps;
+  }
+  std::vector<KernelTotal> out;
+  for (auto& [name, total] : by_name) out.push_back(std::move(total));
+  std::stable_sort(out.begin(), out.end(),
+                   [](const KernelTotal& a, const KernelTotal& b) { return a.seconds_per_step > b.seconds_per_step; });
   return out;
 }
 

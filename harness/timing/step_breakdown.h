@@ -51,4 +51,14 @@ class TraceFormatError : public std::runtime_error {
 // naming `origin` on a malformed trace or one with no complete event.
 StepBreakdown step_breakdown_from_trace(const std::string& trace_json, int steps, const std::string& origin);
 
+// Device time per kernel name in a GPU trace, per step, longest first (the table a profile is
+// read from before any kernel is optimised). Empty for a trace without device activity.
+struct KernelTotal {
+  std::string name;
+  TraceCategory category;
+  double seconds_per_step = 0;
+  double calls_per_step = 0;
+};
+std::vector<KernelTotal> kernel_totals_from_trace(const std::string& trace_json, int steps, const std::string& origin);
+
 }  // namespace glmh

@@ -62,6 +62,15 @@ GlmImageDiT GlmImageDiT::shard_for_tp(int64_t rank, int64_t size) const {
   return m;
 }
 
+GlmImageDiT GlmImageDiT::first_blocks(int64_t blocks) const {
+  if (blocks < 1 || blocks > config_.num_layers)
+    throw std::invalid_argument("DiT: " + std::to_string(blocks) + " blocks asked of a model of " +
+                                std::to_string(config_.num_layers));
+  GlmImageDiT m = *this;
+  m.config_.num_layers = blocks;
+  return m;
+}
+
 at::Tensor GlmImageDiT::linear(const at::Tensor& x, const std::string& prefix) const {
   return at::linear(x, p(prefix + ".weight"), p(prefix + ".bias"));
 }

@@ -65,6 +65,9 @@ class GlmImageDiT {
   // This TP rank's shard (heads, feed-forward columns; see dit_tensor_parallel.h).
   GlmImageDiT shard_for_tp(int64_t rank, int64_t size) const;
   int64_t tp_size() const { return tp_size_; }
+  // The same model cut to its first `blocks` transformer blocks (weights shared, not copied):
+  // what a benchmark of one block runs.
+  GlmImageDiT first_blocks(int64_t blocks) const;
 
   const GlmImageDiTConfig& config() const { return config_; }
   at::Tensor forward(const DiTInputs& inputs) const;
