@@ -5,7 +5,7 @@
 //   BM_DitAttention     the joint attention of one block ([1, heads, image + text, head_dim])
 //   BM_ArDecodeStep     one AR token, eager: decoder with KV cache, LM head, sampler
 //   BM_ArDecodeGraph    the same replayed as a CUDA graph, per token over 128-token runs (capture included)
-//   BM_ArDecodeAttention one layer's decode attention over the KV cache
+//   BM_ArDecodeAttention one layer's decode attention over the KV cache (context valid of context + 1300)
 // Weights come from a preset (deterministic, made on the device), so the full model needs no
 // checkpoint:
 //   bench_model_steps --model full --device cuda --height 1024 --width 1024 [--context 1300] [--trace DIR]
@@ -29,6 +29,7 @@
 #include "harness/timing/step_breakdown.h"
 #include "harness/timing/step_profiler.h"
 #include "pipeline/glm_image/glm_image_models.h"
+#include "pipeline/kernels/decode_attention.h"
 #include "pipeline/model/ar/ar_decode_graph.h"
 #include "pipeline/model/ar/ar_kv_cache.h"
 #include "pipeline/model/ar/token_sampler.h"
@@ -246,10 +247,10 @@ void BM_ArDecodeAttention(benchmark::State& state) {
   const auto opts = at::TensorOptions().dtype(models()->ar().dtype()).device(device);
   const int64_t kv = c.num_key_value_heads, group = c.num_attention_heads / kv, hd = c.head_size();
   const at::Tensor q = at::randn({1, kv, group, hd}, opts);
-  const at::Tensor filled = cache.filled_mask(g_settings.context);
-  time_iterations(state, device, [&] { glmh::compat::attention(q, cache.key_buffer(0), cache.value_buffer(0), filled); });
-  // Keys and values of the whole buffer (the unwritten part is masked, not skipped).
-  report_bytes(state, 2.0 * double(cache.key_buffer(0).numel()) * double(c10::elementSize(models()->ar().dtype())));
+  const at::Tensor valid = cache.valid_keys(g_settings.context);
+  time_iterations(state, device, [&] { glmh::decode_attention(q, cache.key_buffer(0), cache.value_buffer(0), valid); });
+  // Keys and values of the valid slots.
+  report_bytes(state, 2.0 * double(g_settings.context * kv * hd) * double(c10::elementSize(models()->ar().dtype())));
   state.counters["capacity"] = double(cache.capacity());
 }
 

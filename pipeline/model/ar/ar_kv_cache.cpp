@@ -18,12 +18,13 @@ ArKvCache::ArKvCache(const GlmImageTextConfig& c, int64_t batch, int64_t capacit
     keys_.push_back(at::zeros({batch, c.num_key_value_heads, capacity, c.head_size()}, options));
     values_.push_back(at::zeros({batch, c.num_key_value_heads, capacity, c.head_size()}, options));
   }
-  slots_ = at::arange(capacity, at::TensorOptions().dtype(at::kLong).device(device));
 }
 
-at::Tensor ArKvCache::filled_mask(int64_t n) const { return slots_ < (length_ + n); }
+at::Tensor ArKvCache::valid_keys(int64_t n) const {
+  return at::full({1}, length_ + n, at::TensorOptions().dtype(at::kLong).device(keys_.at(0).device()));
+}
 
-at::Tensor ArKvCache::filled_through(const at::Tensor& slot) const { return slots_ <= slot; }
+at::Tensor ArKvCache::valid_keys_through(const at::Tensor& slot) const { return slot.to(at::kLong).reshape({1}) + 1; }
 
 void ArKvCache::write_slot(int64_t layer, const at::Tensor& k, const at::Tensor& v, const at::Tensor& slot) {
   keys_[layer].index_copy_(2, slot, k);

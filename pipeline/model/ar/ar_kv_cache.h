@@ -25,24 +25,23 @@ class ArKvCache {
   std::pair<at::Tensor, at::Tensor> append(int64_t layer, const at::Tensor& k, const at::Tensor& v);
   void advance(int64_t n);
   // The whole buffers of `layer` ([B, kv_heads, capacity, head_dim]; unwritten slots are zero) and
-  // which slots hold a token once `n` more are appended ([capacity] bool): a decode step attends
-  // over these fixed shapes, so every step runs the same kernels (a key length that grows by one
-  // per token cost a cuBLAS heuristic query per new shape: the first generation on an H200 was
-  // about 20 times slower than the next one).
+  // how many slots hold a token once `n` more are appended (int64 [1] on the device): a decode
+  // step attends over these fixed shapes (decode_attention), so every step runs the same kernels
+  // (a key length that grows by one per token cost a cuBLAS heuristic query per new shape: the
+  // first generation on an H200 was about 20 times slower than the next one).
   const at::Tensor& key_buffer(int64_t layer) const { return keys_.at(layer); }
   const at::Tensor& value_buffer(int64_t layer) const { return values_.at(layer); }
-  at::Tensor filled_mask(int64_t n) const;
+  at::Tensor valid_keys(int64_t n) const;
   // The same with the write position on the device (slot: int64 [1]), for a decode step that a
-  // CUDA graph replays: writes k, v [B, kv_heads, 1, head_dim] into `slot`, and the mask of the
-  // slots up to and including it. The host-side length() does not move.
+  // CUDA graph replays: writes k, v [B, kv_heads, 1, head_dim] into `slot`; the slots up to and
+  // including it hold tokens. The host-side length() does not move.
   void write_slot(int64_t layer, const at::Tensor& k, const at::Tensor& v, const at::Tensor& slot);
-  at::Tensor filled_through(const at::Tensor& slot) const;
+  at::Tensor valid_keys_through(const at::Tensor& slot) const;
   // Forgets every token after the first `length` (a prefilled prompt reused by another generation).
   void truncate(int64_t length);
 
  private:
   std::vector<at::Tensor> keys_, values_;  // [B, kv_heads, capacity, head_dim] per layer
-  at::Tensor slots_;                       // arange(capacity), int64, on the device
   int64_t capacity_ = 0;
   int64_t length_ = 0;
 };

@@ -9,6 +9,7 @@
 
 #include "pipeline/checkpoint/component_checkpoint.h"
 #include "pipeline/checkpoint/parameter_table.h"
+#include "pipeline/kernels/decode_attention.h"
 #include "pipeline/model/activation.h"
 #include "pipeline/model/ar/ar_tensor_parallel.h"
 #include "pipeline/runtime/communicator.h"
@@ -155,8 +156,8 @@ at::Tensor GlmImageTextModel::hidden_states(const at::Tensor& input_ids, const a
     return at::cat({at::addcmul(r * cos, swapped, sin), x.narrow(-1, rot, hd - rot)}, -1);
   };
   const bool device_slot = decode && decode_slot.defined();
-  const at::Tensor filled = !decode ? at::Tensor()  // once per step, for every layer
-                            : device_slot ? cache->filled_through(decode_slot) : cache->filled_mask(seq);
+  const at::Tensor valid_keys = !decode ? at::Tensor()  // once per step, for every layer
+                                : device_slot ? cache->valid_keys_through(decode_slot) : cache->valid_keys(seq);
   for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
     const LayerWeights& w = layers_[static_cast<size_t>(i)];
     // One product for q, k and v ([B, heads + 2 kv_heads, S, hd]), one rotation for q and k.
@@ -173,9 +174,9 @@ at::Tensor GlmImageTextModel::hidden_states(const at::Tensor& input_ids, const a
     if (decode) {
       // One query per head: the `group` query heads that share a KV head become that KV head's
       // queries, so the cache is read once per KV head instead of being expanded `group` times.
-      // Over the whole buffer with the unwritten slots masked: the same shapes every step.
-      attn = compat::attention(q.reshape({batch, kv_heads, group, hd}), cache->key_buffer(i), cache->value_buffer(i),
-                               filled)
+      // Over the whole buffer, of which the first valid_keys slots count: the same shapes every step.
+      attn = decode_attention(q.reshape({batch, kv_heads, group, hd}), cache->key_buffer(i), cache->value_buffer(i),
+                              valid_keys)
                  .reshape({batch, heads, 1, hd});
     } else {
       auto expand = [&](const at::Tensor& t) {

@@ -7,6 +7,9 @@
 #include "pipeline/model/dit/dit_rotary.h"
 #include "pipeline/checkpoint/component_checkpoint.h"
 #include "pipeline/checkpoint/parameter_table.h"
+#include "pipeline/kernels/head_norm_rotary.h"
+#include "pipeline/kernels/layer_norm_modulate.h"
+#include "pipeline/kernels/linear_gelu_tanh.h"
 #include "pipeline/parallel/dit_tensor_parallel.h"
 #include "pipeline/parallel/sequence_parallel_attention.h"
 #include "pipeline/runtime/communicator.h"
@@ -17,13 +20,6 @@ namespace glmh {
 namespace {
 
 constexpr double kNormEps = 1e-5;
-
-at::Tensor layer_norm(const at::Tensor& x) { return at::layer_norm(x, {x.size(-1)}, {}, {}, kNormEps); }
-
-// x * (1 + scale) + shift with per-sample [B, D] modulation over [B, S, D].
-at::Tensor modulate(const at::Tensor& x, const at::Tensor& scale, const at::Tensor& shift) {
-  return x * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1);
-}
 
 }  // namespace
 
@@ -112,22 +108,21 @@ void GlmImageDiT::block(int64_t index, at::Tensor& x, at::Tensor& c, const at::T
                    &scale_mlp = m[8], &c_scale_mlp = m[9], &gate_mlp = m[10], &c_gate_mlp = m[11];
   const int64_t text_len = c.size(1), heads = config_.num_attention_heads / tp_size_,
                 head_dim = config_.attention_head_dim;
-  const at::Tensor joint = at::cat({modulate(layer_norm(c), c_scale_msa, c_shift_msa),
-                                    modulate(layer_norm(x), scale_msa, shift_msa)},
-                                   1);
-  const int64_t batch = joint.size(0), seq = joint.size(1);
-  auto heads_of = [&](const at::Tensor& t) { return t.view({batch, seq, heads, head_dim}); };
-  at::Tensor q = layer_norm(heads_of(linear(joint, b + "attn1.to_q")));
-  at::Tensor k = layer_norm(heads_of(linear(joint, b + "attn1.to_k")));
-  at::Tensor v = heads_of(linear(joint, b + "attn1.to_v"));
-  // RoPE on the image tokens only.
-  auto rope_image = [&](const at::Tensor& t) {
-    return at::cat({t.narrow(1, 0, text_len),
-                    apply_rotary_split_half(t.narrow(1, text_len, seq - text_len), cos, sin)},
-                   1);
+  const int64_t batch = x.size(0), seq = text_len + x.size(1);
+  // AdaLN of each stream written straight into its rows of the joint sequence (docs/performance.md#fused-kernels).
+  auto joint_modulated = [&](const at::Tensor& text_scale, const at::Tensor& text_shift, const at::Tensor& image_scale,
+                             const at::Tensor& image_shift) {
+    at::Tensor joint = at::empty({batch, seq, x.size(2)}, x.options());
+    layer_norm_modulate_into(joint.narrow(1, 0, text_len), c, text_scale, text_shift, kNormEps);
+    layer_norm_modulate_into(joint.narrow(1, text_len, seq - text_len), x, image_scale, image_shift, kNormEps);
+    return joint;
   };
-  q = rope_image(q);
-  k = rope_image(k);
+  const at::Tensor joint = joint_modulated(c_scale_msa, c_shift_msa, scale_msa, shift_msa);
+  auto heads_of = [&](const at::Tensor& t) { return t.view({batch, seq, heads, head_dim}); };
+  // Per-head QK LayerNorm, then RoPE on the image tokens only.
+  at::Tensor q = head_norm_rotary(heads_of(linear(joint, b + "attn1.to_q")), text_len, cos, sin, kNormEps);
+  at::Tensor k = head_norm_rotary(heads_of(linear(joint, b + "attn1.to_k")), text_len, cos, sin, kNormEps);
+  at::Tensor v = heads_of(linear(joint, b + "attn1.to_v"));
   // Reference-image KV cache: after QK-LN and RoPE, as upstream; queries stay the current tokens.
   std::tie(k, v) = keys_values_to_attend(in.kv_cache, in.kv_cache_mode, index, k, v);
   at::Tensor attn;
@@ -136,17 +131,16 @@ void GlmImageDiT::block(int64_t index, at::Tensor& x, at::Tensor& c, const at::T
   else
     attn = compat::attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)).transpose(1, 2);
   attn = row_parallel_linear(attn.reshape({batch, seq, heads * head_dim}), b + "attn1.to_out.0", in.parallel);
-  c = c + attn.narrow(1, 0, text_len) * c_gate_msa.unsqueeze(1);
-  x = x + attn.narrow(1, text_len, seq - text_len) * gate_msa.unsqueeze(1);
+  c = at::addcmul(c, attn.narrow(1, 0, text_len), c_gate_msa.unsqueeze(1));
+  x = at::addcmul(x, attn.narrow(1, text_len, seq - text_len), gate_msa.unsqueeze(1));
 
   // Text and image tokens through the feed-forward together: one all-reduce under TP.
-  const at::Tensor ff_in = at::cat({modulate(layer_norm(c), c_scale_mlp, c_shift_mlp),
-                                    modulate(layer_norm(x), scale_mlp, shift_mlp)},
-                                   1);
-  const at::Tensor ff =
-      row_parallel_linear(at::gelu(linear(ff_in, b + "ff.net.0.proj"), "tanh"), b + "ff.net.2", in.parallel);
-  x = x + ff.narrow(1, text_len, seq - text_len) * gate_mlp.unsqueeze(1);
-  c = c + ff.narrow(1, 0, text_len) * c_gate_mlp.unsqueeze(1);
+  const at::Tensor ff_in = joint_modulated(c_scale_mlp, c_shift_mlp, scale_mlp, shift_mlp);
+  const std::string ff0 = b + "ff.net.0.proj";
+  const at::Tensor ff = row_parallel_linear(linear_gelu_tanh(ff_in, p(ff0 + ".weight"), p(ff0 + ".bias")),
+                                            b + "ff.net.2", in.parallel);
+  x = at::addcmul(x, ff.narrow(1, text_len, seq - text_len), gate_mlp.unsqueeze(1));
+  c = at::addcmul(c, ff.narrow(1, 0, text_len), c_gate_mlp.unsqueeze(1));
 }
 
 at::Tensor GlmImageDiT::forward(const DiTInputs& in) const {
@@ -205,7 +199,7 @@ at::Tensor GlmImageDiT::forward(const DiTInputs& in) const {
   }
 
   const auto scale_shift = linear(temb, "norm_out.linear").chunk(2, 1);  // scale first, then shift
-  x = linear(modulate(layer_norm(x), scale_shift[0], scale_shift[1]), "proj_out");
+  x = linear(layer_norm_modulate(x, scale_shift[0], scale_shift[1], kNormEps), "proj_out");
   // Unpatchify: [B, Hp*Wp, C*p*p] -> [B, C, Hp*p, Wp*p].
   return x.reshape({batch, grid_h, grid_w, c.out_channels, ph, ph})
       .permute({0, 3, 1, 4, 2, 5})

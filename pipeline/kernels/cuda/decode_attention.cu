@@ -1,0 +1,133 @@
+// Attention of one new token over the KV cache, split over the keys ("flash-decoding"):
+// docs/performance.md#fused-kernels. Phase 1: one block per (KV head, 64 keys) scores the group's
+// queries against its keys and keeps an unnormalised partial output with its max and sum; blocks
+// past the valid keys (read on the device) return at once. Phase 2: one block per query merges
+// the partials of the valid splits. bf16, head_dim 128, up to 16 queries per KV head.
+#include <cmath>
+
+#include "pipeline/kernels/cuda/launchers.h"
+#include "pipeline/kernels/cuda/element_math.cuh"
+
+namespace glmh::cuda_kernels {
+
+namespace {
+
+constexpr int kHeadDim = 128;
+constexpr int kMaxGroup = 16;
+constexpr int kKeys = int(kDecodeKeysPerSplit);
+constexpr int kThreads = 128;
+constexpr int kKeyWords = kHeadDim / 2 + 1;  // a key row of bf16 pairs, padded: conflict-free column reads
+
+__global__ void __launch_bounds__(kThreads)
+    decode_partial_kernel(const __nv_bfloat16* q, const __nv_bfloat16* keys, const __nv_bfloat16* values,
+                          const int64_t* valid_keys, float* partial_out, float* partial_stats, int group,
+                          int64_t capacity, float scale) {
+  const int split = blockIdx.x, head = blockIdx.y, splits = gridDim.x;
+  const int64_t first_key = int64_t(split) * kKeys, valid = *valid_keys;
+  if (first_key >= valid) return;  // the merge reads only the splits that hold valid keys
+  const int keys_here = int(min<int64_t>(kKeys, min(valid, capacity) - first_key));
+
+  __shared__ float q_s[kMaxGroup][kHeadDim];
+  __shared__ __nv_bfloat162 k_s[kKeys][kKeyWords];
+  __shared__ __align__(16) __nv_bfloat16 v_s[kKeys][kHeadDim];
+  __shared__ float p_s[kMaxGroup][kKeys];
+
+  const int t = threadIdx.x;
+  for (int i = t; i < group * kHeadDim; i += kThreads)
+    q_s[i / kHeadDim][i % kHeadDim] = __bfloat162float(q[int64_t(head) * group * kHeadDim + i]);
+  const __nv_bfloat16* k_rows = keys + (int64_t(head) * capacity + first_key) * kHeadDim;
+  const __nv_bfloat16* v_rows = values + (int64_t(head) * capacity + first_key) * kHeadDim;
+  for (int i = t; i < keys_here * kHeadDim / 8; i += kThreads) {  // 8 elements per 16-byte load
+    const int row = i / (kHeadDim / 8), col = (i % (kHeadDim / 8)) * 8;
+    const uint4 kv = *reinterpret_cast<const uint4*>(k_rows + row * kHeadDim + col);
+    const __nv_bfloat162* pairs = reinterpret_cast<const __nv_bfloat162*>(&kv);
+    for (int w = 0; w < 4; ++w) k_s[row][col / 2 + w] = pairs[w];
+    *reinterpret_cast<uint4*>(&v_s[row][col]) = *reinterpret_cast<const uint4*>(v_rows + row * kHeadDim + col);
+  }
+  __syncthreads();
+
+  // Scores: thread t takes key t % 64 against queries t / 64, t / 64 + 2, ...
+  const int key = t % kKeys;
+  float acc[kMaxGroup / 2] = {};
+  if (key < keys_here) {
+    for (int w = 0; w < kHeadDim / 2; ++w) {
+      const float2 k = __bfloat1622float2(k_s[key][w]);
+#pragma unroll
+      for (int i = 0; i < kMaxGroup / 2; ++i) {
+        const int g = t / kKeys + 2 * i;
+        if (g < group) acc[i] += q_s[g][2 * w] * k.x + q_s[g][2 * w + 1] * k.y;
+      }
+    }
+  }
+#pragma unroll
+  for (int i = 0; i < kMaxGroup / 2; ++i) {
+    const int g = t / kKeys + 2 * i;
+    if (g < group) p_s[g][key] = key < keys_here ? acc[i] * scale : -INFINITY;
+  }
+  __syncthreads();
+
+  // Softmax statistics per query: warp w takes queries w, w + 4, ...; two keys per lane.
+  const int warp = t / 32, lane = t % 32;
+  for (int g = warp; g < group; g += kThreads / 32) {
+    const float a = p_s[g][lane], b = p_s[g][lane + 32];
+    const float m = warp_max(fmaxf(a, b));  // finite: split 0.. hold at least one valid key
+    const float ea = expf(a - m), eb = expf(b - m);
+    const float l = warp_sum(ea + eb);
+    p_s[g][lane] = ea;
+    p_s[g][lane + 32] = eb;
+    if (lane == 0) {
+      float* stats = partial_stats + ((int64_t(head) * splits + split) * group + g) * 2;
+      stats[0] = m;
+      stats[1] = l;
+    }
+  }
+  __syncthreads();
+
+  // Unnormalised output: thread t takes dimension t for every query.
+  float out[kMaxGroup] = {};
+  for (int k = 0; k < keys_here; ++k) {
+    const float v = __bfloat162float(v_s[k][t]);
+#pragma unroll
+    for (int g = 0; g < kMaxGroup; ++g)
+      if (g < group) out[g] += p_s[g][k] * v;
+  }
+  float* dst = partial_out + (int64_t(head) * splits + split) * group * kHeadDim;
+#pragma unroll
+  for (int g = 0; g < kMaxGroup; ++g)
+    if (g < group) dst[g * kHeadDim + t] = out[g];
+}
+
+__global__ void __launch_bounds__(kHeadDim)
+    decode_merge_kernel(__nv_bfloat16* out, const int64_t* valid_keys, const float* partial_out,
+                        const float* partial_stats, int group, int splits, int64_t capacity) {
+  const int head = blockIdx.x / group, g = blockIdx.x % group, d = threadIdx.x;
+  const int64_t valid = min(*valid_keys, capacity);
+  const int used = int((valid + kKeys - 1) / kKeys);
+  float m = -INFINITY;
+  for (int s = 0; s < used; ++s) m = fmaxf(m, partial_stats[((int64_t(head) * splits + s) * group + g) * 2]);
+  float sum = 0.f, value = 0.f;
+  for (int s = 0; s < used; ++s) {
+    const float* stats = partial_stats + ((int64_t(head) * splits + s) * group + g) * 2;
+    const float w = expf(stats[0] - m);
+    sum += w * stats[1];
+    value += w * partial_out[((int64_t(head) * splits + s) * group + g) * kHeadDim + d];
+  }
+  out[(int64_t(head) * group + g) * kHeadDim + d] = __float2bfloat16_rn(used > 0 ? value / sum : 0.f);
+}
+
+}  // namespace
+
+void launch_decode_attention(KernelDtype dtype, void* out, const void* q, const void* keys, const void* values,
+                             const int64_t* valid_keys, float* partial_out, float* partial_stats, int64_t bh,
+                             int64_t group, int64_t capacity, float scale, void* stream) {
+  (void)dtype;  // bf16 only: the wrapper falls back to the reference for anything else
+  const int splits = int((capacity + kKeys - 1) / kKeys);
+  if (bh == 0 || splits == 0) return;
+  decode_partial_kernel<<<dim3(unsigned(splits), unsigned(bh)), kThreads, 0, as_stream(stream)>>>(
+      static_cast<const __nv_bfloat16*>(q), static_cast<const __nv_bfloat16*>(keys),
+      static_cast<const __nv_bfloat16*>(values), valid_keys, partial_out, partial_stats, int(group), capacity, scale);
+  decode_merge_kernel<<<unsigned(bh * group), kHeadDim, 0, as_stream(stream)>>>(
+      static_cast<__nv_bfloat16*>(out), valid_keys, partial_out, partial_stats, int(group), splits, capacity);
+}
+
+}  // namespace glmh::cuda_kernels

@@ -1,0 +1,37 @@
+// The CUDA kernels' launchers, free of torch headers so that nvcc compiles only the kernels. Each
+// takes raw device pointers of an already checked layout (the checks and the ATen reference are
+// in the .cpp of the same name one folder up) and enqueues on `stream` (a cudaStream_t), with no
+// host synchronisation. Element types: kernel_dtype below.
+#pragma once
+
+#include <cstdint>
+
+namespace glmh::cuda_kernels {
+
+enum class KernelDtype { BFloat16, Float32 };
+
+// out[r, :] = LN(x[r, :]) * (1 + scale[r / rows_per_batch, :]) + shift[r / rows_per_batch, :],
+// LN without affine; every intermediate rounded to the element type as the ATen composition does.
+// Rows of `width` elements (width % 8 == 0, width <= 8192), row strides in elements.
+void launch_layer_norm_modulate(KernelDtype dtype, void* out, int64_t out_row_stride, const void* x,
+                                int64_t x_row_stride, const void* scale, const void* shift, int64_t rows,
+                                int64_t rows_per_batch, int64_t width, float eps, void* stream);
+
+// Per-head LayerNorm (no affine) of x [batch, seq, heads, 128] (rows of heads * 128 at
+// x_row_stride), then, for the tokens at and after `text_len`, split-half rotary with
+// cos/sin [seq - text_len, 64] (fp32), into out (contiguous [batch, seq, heads, 128]).
+void launch_head_norm_rotary(KernelDtype dtype, void* out, const void* x, int64_t x_row_stride, const float* cos,
+                             const float* sin, int64_t batch, int64_t seq, int64_t heads, int64_t text_len, float eps,
+                             void* stream);
+
+// Split-key ("flash-decoding") attention of one new token: q [bh, group, 128], keys and values
+// [bh, capacity, 128] (bh = batch x KV heads), over the first *valid_keys keys (int64 on the
+// device, read by the kernel: a CUDA graph replays it as the cache fills). partial_out
+// [bh, splits, group, 128] and partial_stats [bh, splits, group, 2] are fp32 scratch,
+// splits = ceil(capacity / kDecodeKeysPerSplit). out [bh, group, 128].
+constexpr int64_t kDecodeKeysPerSplit = 64;
+void launch_decode_attention(KernelDtype dtype, void* out, const void* q, const void* keys, const void* values,
+                             const int64_t* valid_keys, float* partial_out, float* partial_stats, int64_t bh,
+                             int64_t group, int64_t capacity, float scale, void* stream);
+
+}  // namespace glmh::cuda_kernels
