@@ -62,8 +62,11 @@ std::shared_ptr<glmh::GlmImageModels> models() {
 
 void sync(const c10::Device& device) { glmh::synchronize_device(device, std::chrono::seconds(120), "benchmark step"); }
 
-// Runs `step` once per benchmark iteration, timed from enqueue to device completion.
+// Runs `step` once per benchmark iteration, timed from enqueue to device completion, after one
+// untimed run (cuBLAS and cuDNN pick their kernels on a shape's first call: a second-long outlier).
 void time_iterations(benchmark::State& state, const c10::Device& device, const std::function<void()>& step) {
+  step();
+  sync(device);
   for (auto _ : state) {
     const auto start = std::chrono::steady_clock::now();
     step();

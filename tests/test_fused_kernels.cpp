@@ -7,7 +7,9 @@
 
 #include <cmath>
 
+#include "pipeline/kernels/add_rms_norm_pair.h"
 #include "pipeline/kernels/decode_attention.h"
+#include "pipeline/kernels/decode_linear.h"
 #include "pipeline/kernels/head_norm_rotary.h"
 #include "pipeline/kernels/layer_norm_modulate.h"
 #include "pipeline/kernels/linear_gelu_tanh.h"
@@ -88,6 +90,30 @@ TEST(LinearGeluTanh, ReferenceIsTheTanhApproximationOfTheLinearLayer) {
   EXPECT_LT((f64(linear_gelu_tanh(x, w, b)) - want).abs().max().item<double>(), 1e-5);
 }
 
+at::Tensor rms_norm_by_formula(const at::Tensor& x, const at::Tensor& w) {
+  const at::Tensor d = f64(x);
+  return d / at::sqrt(d.pow(2).mean(-1, true) + kEps) * f64(w);
+}
+
+TEST(AddRmsNormPair, ReferenceAddsTheNormalisedSublayerAndNormalisesTheSum) {
+  at::manual_seed(9);
+  const at::Tensor h = at::randn({2, 3, 16}), y = at::randn({2, 3, 16}) * 5, wy = at::randn({16}), wz = at::randn({16});
+  const auto [sum, normed] = add_rms_norm_pair(h, y, wy, wz, kEps);
+  const at::Tensor want_sum = f64(h) + rms_norm_by_formula(y, wy);
+  EXPECT_LT((f64(sum) - want_sum).abs().max().item<double>(), 1e-5);
+  EXPECT_LT((f64(normed) - rms_norm_by_formula(want_sum, wz)).abs().max().item<double>(), 1e-5);
+}
+
+TEST(DecodeGatedUp, ReferenceIsUpTimesTheActivatedGate) {
+  at::manual_seed(10);
+  const at::Tensor x = at::randn({1, 1, 16}), w = at::randn({2 * 6, 16}) * 0.3;
+  const at::Tensor gate_up = f64(x).matmul(f64(w).t());
+  const at::Tensor gate = gate_up.narrow(-1, 0, 6), up = gate_up.narrow(-1, 6, 6);
+  EXPECT_LT((f64(decode_gated_up(x, w, Activation::Silu)) - up * gate * at::sigmoid(gate)).abs().max().item<double>(),
+            1e-5);
+  EXPECT_TRUE(at::allclose(decode_linear(x, w), at::linear(x, w)));
+}
+
 // ---- GPU: each kernel against its reference on the same device --------------------------------
 
 class FusedKernelsOnGpu : public ::testing::TestWithParam<at::ScalarType> {
@@ -147,6 +173,43 @@ TEST_P(FusedKernelsOnGpu, LinearGeluTanhMatchesTheReference) {
 
 INSTANTIATE_TEST_SUITE_P(Dtypes, FusedKernelsOnGpu, ::testing::Values(at::kBFloat16, at::kFloat),
                          [](const auto& info) { return info.param == at::kBFloat16 ? "bf16" : "fp32"; });
+
+// The decode step's products at the 9 B model's shapes (one token; TP 2 halves them), an odd row
+// count for the warps' second row, and the bias added before the one rounding.
+TEST(DecodeGemvOnGpu, MatchesAtLinearAndTheGatedReferenceAtTheDecoderShapes) {
+  if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA device";
+  at::manual_seed(11);
+  const auto bf16 = at::TensorOptions().dtype(at::kBFloat16).device(at::kCUDA);
+  struct Shape {
+    int64_t n, k;
+    bool bias;
+  };
+  for (const Shape s : {Shape{4608, 4096, true}, Shape{4096, 4096, false}, Shape{4096, 13696, false},
+                        Shape{4097, 6848, true}, Shape{16512, 4096, false}}) {
+    const at::Tensor x = at::randn({1, 1, s.k}, bf16), w = at::randn({s.n, s.k}, bf16) * 0.02;
+    const at::Tensor b = s.bias ? at::randn({s.n}, bf16) : at::Tensor();
+    EXPECT_LT(relative_max_difference(decode_linear(x, w, b), at::linear(x, w, b)), 1.0 / 64) << s.n << " x " << s.k;
+  }
+  const at::Tensor x = at::randn({1, 1, 4096}, bf16), w = at::randn({2 * 13696, 4096}, bf16) * 0.02;
+  EXPECT_LT(relative_max_difference(decode_gated_up(x, w, Activation::Silu),
+                                    decode_gated_up_reference(x, w, Activation::Silu)),
+            1.0 / 64);
+}
+
+TEST(AddRmsNormPairOnGpu, MatchesTheReferenceForOneTokenAndForAPrefill) {
+  if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA device";
+  at::manual_seed(12);
+  const auto bf16 = at::TensorOptions().dtype(at::kBFloat16).device(at::kCUDA);
+  for (int64_t rows : {1, 37}) {
+    const at::Tensor h = at::randn({1, rows, 4096}, bf16) * 4, y = at::randn({1, rows, 4096}, bf16) * 30;
+    const at::Tensor wy = at::randn({4096}, bf16), wz = at::randn({4096}, bf16);
+    const auto [sum, normed] = add_rms_norm_pair(h, y, wy, wz, kEps);
+    const auto [want_sum, want_normed] = add_rms_norm_pair_reference(h, y, wy, wz, kEps);
+    EXPECT_LT(relative_max_difference(sum, want_sum), 1.0 / 64) << rows;
+    EXPECT_LT(relative_max_difference(normed, want_normed), 1.0 / 64) << rows;
+    EXPECT_GT(fraction_equal(sum, want_sum), 0.95) << rows;
+  }
+}
 
 TEST(DecodeAttentionOnGpu, MatchesTheReferenceAtEveryFillOfA2600SlotCacheAndIgnoresUnwrittenSlots) {
   if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA device";

@@ -29,9 +29,21 @@ void launch_head_norm_rotary(KernelDtype dtype, void* out, const void* x, int64_
 // device, read by the kernel: a CUDA graph replays it as the cache fills). partial_out
 // [bh, splits, group, 128] and partial_stats [bh, splits, group, 2] are fp32 scratch,
 // splits = ceil(capacity / kDecodeKeysPerSplit). out [bh, group, 128].
-constexpr int64_t kDecodeKeysPerSplit = 64;
+constexpr int64_t kDecodeKeysPerSplit = 32;
 void launch_decode_attention(KernelDtype dtype, void* out, const void* q, const void* keys, const void* values,
                              const int64_t* valid_keys, float* partial_out, float* partial_stats, int64_t bh,
                              int64_t group, int64_t capacity, float scale, void* stream);
+
+// y = W x (+ bias) for one token: weight [n, k] row-major bf16, x [k], k % 8 == 0, k <= 16384;
+// two output rows per warp, fp32 accumulation. With gated_rows > 0 the weight is [2 F, k] (F =
+// gated_rows: gate rows, then up rows) and y [F] = up * silu(gate), each rounded to bf16 as the
+// ATen composition does.
+void launch_decode_gemv(void* y, const void* x, const void* weight, const void* bias, int64_t n, int64_t k,
+                        int64_t gated_rows, void* stream);
+
+// Per row: h_out = h + rms_norm(y) * w_y, z = rms_norm(h_out) * w_z (bf16, fp32 statistics; the
+// norm's product is rounded once, like at::rms_norm on CUDA). width % 8 == 0, width <= 8192.
+void launch_add_rms_norm_pair(void* h_out, void* z, const void* h, const void* y, const void* w_y, const void* w_z,
+                              int64_t rows, int64_t width, float eps, void* stream);
 
 }  // namespace glmh::cuda_kernels

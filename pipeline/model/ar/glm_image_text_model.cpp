@@ -9,7 +9,9 @@
 
 #include "pipeline/checkpoint/component_checkpoint.h"
 #include "pipeline/checkpoint/parameter_table.h"
+#include "pipeline/kernels/add_rms_norm_pair.h"
 #include "pipeline/kernels/decode_attention.h"
+#include "pipeline/kernels/decode_linear.h"
 #include "pipeline/model/activation.h"
 #include "pipeline/model/ar/ar_tensor_parallel.h"
 #include "pipeline/runtime/communicator.h"
@@ -108,7 +110,7 @@ at::Tensor GlmImageTextModel::embed(const at::Tensor& input_ids) const {
 }
 
 at::Tensor GlmImageTextModel::row_parallel(const at::Tensor& x, const at::Tensor& weight) const {
-  at::Tensor y = at::linear(x, weight);
+  at::Tensor y = decode_linear(x, weight);
   if (tp_size_ > 1) tp_->all_reduce(y);
   return y;
 }
@@ -122,7 +124,7 @@ at::Tensor GlmImageTextModel::forward(const at::Tensor& input_ids, const at::Ten
 }
 
 at::Tensor GlmImageTextModel::logits(const at::Tensor& hidden) const {
-  const at::Tensor local = at::linear(hidden, p("lm_head.weight"));
+  const at::Tensor local = decode_linear(hidden, p("lm_head.weight"));
   if (tp_size_ == 1) return local;
   // Every rank's vocabulary slice, gathered along the vocabulary (all_gather stacks dim 0).
   const at::Tensor slices = local.movedim(-1, 0).contiguous();
@@ -158,10 +160,14 @@ at::Tensor GlmImageTextModel::hidden_states(const at::Tensor& input_ids, const a
   const bool device_slot = decode && decode_slot.defined();
   const at::Tensor valid_keys = !decode ? at::Tensor()  // once per step, for every layer
                                 : device_slot ? cache->valid_keys_through(decode_slot) : cache->valid_keys(seq);
+  // Sandwich norms: each sublayer's output is normalised into the residual stream, and the next
+  // sublayer's input is the normalised stream; add_rms_norm_pair does both in one step.
+  const at::Tensor& final_norm = p(kPrefix + "norm.weight");
+  at::Tensor normed = rms_norm(h, layers_.empty() ? final_norm : layers_.front().input_norm);
   for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
     const LayerWeights& w = layers_[static_cast<size_t>(i)];
     // One product for q, k and v ([B, heads + 2 kv_heads, S, hd]), one rotation for q and k.
-    const at::Tensor qkv = at::linear(rms_norm(h, w.input_norm), w.qkv_weight, w.qkv_bias)
+    const at::Tensor qkv = decode_linear(normed, w.qkv_weight, w.qkv_bias)
                                .view({batch, seq, heads + 2 * kv_heads, hd})
                                .transpose(1, 2);
     const at::Tensor qk = rope(qkv.narrow(1, 0, heads + kv_heads));
@@ -185,13 +191,16 @@ at::Tensor GlmImageTextModel::hidden_states(const at::Tensor& input_ids, const a
       attn = compat::causal_attention(q, expand(k), expand(v));
     }
     attn = attn.transpose(1, 2).reshape({batch, seq, heads * hd});
-    h = h + rms_norm(row_parallel(attn, w.o_proj), w.post_self_attn_norm);
-    const auto gate_up = at::linear(rms_norm(h, w.post_attention_norm), w.gate_up).chunk(2, -1);
-    const at::Tensor mlp = row_parallel(gate_up[1] * apply_activation(config_.hidden_act, gate_up[0]), w.down);
-    h = h + rms_norm(mlp, w.post_mlp_norm);
+    std::tie(h, normed) = add_rms_norm_pair(h, row_parallel(attn, w.o_proj), w.post_self_attn_norm,
+                                            w.post_attention_norm, c.rms_norm_eps);
+    const at::Tensor mlp = row_parallel(decode_gated_up(normed, w.gate_up, config_.hidden_act), w.down);
+    const bool last = i + 1 == c.num_hidden_layers;
+    std::tie(h, normed) = add_rms_norm_pair(h, mlp, w.post_mlp_norm,
+                                            last ? final_norm : layers_[static_cast<size_t>(i + 1)].input_norm,
+                                            c.rms_norm_eps);
   }
   if (cache && !device_slot) cache->advance(seq);
-  return rms_norm(h, p(kPrefix + "norm.weight"));
+  return normed;
 }
 
 }  // namespace glmh

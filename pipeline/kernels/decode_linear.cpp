@@ -1,0 +1,71 @@
+#include "pipeline/kernels/decode_linear.h"
+
+#include <ATen/ATen.h>
+
+#include "pipeline/kernels/kernel_dispatch.h"
+#include "pipeline/model/activation.h"
+#if defined(GLMH_WITH_CUDA_KERNELS)
+#include "pipeline/kernels/cuda/launchers.h"
+#endif
+
+namespace glmh {
+
+#if defined(GLMH_WITH_CUDA_KERNELS)
+namespace {
+
+// The GEMV's layout: one bf16 row of k (k % 8 == 0, at most 16384, its shared-memory copy), a
+// contiguous bf16 weight and bias, 16-byte aligned.
+bool gemv_takes(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
+  const int64_t k = x.size(-1);
+  return fused_kernels_apply(x) && x.numel() == k && x.scalar_type() == at::kBFloat16 &&
+         weight.scalar_type() == at::kBFloat16 && weight.dim() == 2 && weight.size(1) == k && k % 8 == 0 &&
+         k <= 16384 && weight.is_contiguous() && aligned_16(weight) &&
+         (!bias.defined() || (bias.scalar_type() == at::kBFloat16 && bias.is_contiguous()));
+}
+
+// [..., k] -> [..., n] for one row.
+std::vector<int64_t> sizes_with_last(const at::Tensor& x, int64_t last) {
+  std::vector<int64_t> sizes = x.sizes().vec();
+  sizes.back() = last;
+  return sizes;
+}
+
+}  // namespace
+#endif
+
+at::Tensor decode_linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
+#if defined(GLMH_WITH_CUDA_KERNELS)
+  if (gemv_takes(x, weight, bias)) {
+    const at::Tensor row = x.contiguous();
+    const at::Tensor input = aligned_16(row) ? row : row.clone();
+    at::Tensor y = at::empty(sizes_with_last(x, weight.size(0)), x.options());
+    cuda_kernels::launch_decode_gemv(y.data_ptr(), input.data_ptr(), weight.data_ptr(),
+                                     bias.defined() ? bias.data_ptr() : nullptr, weight.size(0), weight.size(1), 0,
+                                     current_stream_of(x));
+    return y;
+  }
+#endif
+  return at::linear(x, weight, bias);
+}
+
+at::Tensor decode_gated_up_reference(const at::Tensor& x, const at::Tensor& gate_up_weight, Activation act) {
+  const auto gate_up = at::linear(x, gate_up_weight).chunk(2, -1);
+  return gate_up[1] * apply_activation(act, gate_up[0]);
+}
+
+at::Tensor decode_gated_up(const at::Tensor& x, const at::Tensor& gate_up_weight, Activation act) {
+#if defined(GLMH_WITH_CUDA_KERNELS)
+  if (act == Activation::Silu && gemv_takes(x, gate_up_weight, {}) && gate_up_weight.size(0) % 2 == 0) {
+    const at::Tensor row = x.contiguous();
+    const at::Tensor input = aligned_16(row) ? row : row.clone();
+    const int64_t f = gate_up_weight.size(0) / 2;
+    at::Tensor y = at::empty(sizes_with_last(x, f), x.options());
+    cuda_kernels::launch_decode_gemv(y.data_ptr(), input.data_ptr(), gate_up_weight.data_ptr(), nullptr,
+                                     gate_up_weight.size(0), gate_up_weight.size(1), f, current_stream_of(x));
+    return y;
+  }
+#endif
+  return decode_gated_up_reference(x, gate_up_weight, act);
+}
+
+}  // namespace glmh
