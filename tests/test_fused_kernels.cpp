@@ -13,6 +13,7 @@
 #include "pipeline/kernels/head_norm_rotary.h"
 #include "pipeline/kernels/layer_norm_modulate.h"
 #include "pipeline/kernels/linear_gelu_tanh.h"
+#include "pipeline/kernels/rotary_neox_partial.h"
 #include "pipeline/model/dit/dit_rotary.h"
 
 namespace glmh {
@@ -114,6 +115,17 @@ TEST(DecodeGatedUp, ReferenceIsUpTimesTheActivatedGate) {
   EXPECT_TRUE(at::allclose(decode_linear(x, w), at::linear(x, w)));
 }
 
+TEST(RotaryNeoxPartial, ReferenceRotatesPairsHalfTheRotaryWidthApartAndPassesTheRestThrough) {
+  at::manual_seed(13);
+  const int64_t rot = 4, hd = 6;
+  const at::Tensor x = at::randn({1, 2, 3, hd}), angle = at::randn({1, 1, 3, rot / 2});
+  const at::Tensor c = at::cat({angle.cos(), angle.cos()}, -1), sn = at::cat({-angle.sin(), angle.sin()}, -1);
+  const at::Tensor got = f64(rotary_neox_partial(x, c, sn, rot)), xd = f64(x), a = f64(angle);
+  const at::Tensor x1 = xd.narrow(-1, 0, 2), x2 = xd.narrow(-1, 2, 2);
+  const at::Tensor want = at::cat({x1 * a.cos() - x2 * a.sin(), x2 * a.cos() + x1 * a.sin(), xd.narrow(-1, 4, 2)}, -1);
+  EXPECT_LT((got - want).abs().max().item<double>(), 1e-5);
+}
+
 // ---- GPU: each kernel against its reference on the same device --------------------------------
 
 class FusedKernelsOnGpu : public ::testing::TestWithParam<at::ScalarType> {
@@ -208,6 +220,22 @@ TEST(AddRmsNormPairOnGpu, MatchesTheReferenceForOneTokenAndForAPrefill) {
     EXPECT_LT(relative_max_difference(sum, want_sum), 1.0 / 64) << rows;
     EXPECT_LT(relative_max_difference(normed, want_normed), 1.0 / 64) << rows;
     EXPECT_GT(fraction_equal(sum, want_sum), 0.95) << rows;
+  }
+}
+
+TEST(RotaryNeoxPartialOnGpu, MatchesTheReferenceOnTheFusedQkvViewForADecodeTokenAndAPrefill) {
+  if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA device";
+  at::manual_seed(14);
+  const auto bf16 = at::TensorOptions().dtype(at::kBFloat16).device(at::kCUDA);
+  const int64_t heads = 32, kv = 2, hd = 128, rot = 64;
+  for (int64_t seq : {1, 37}) {
+    // [B, S, H + 2 KV, hd] seen as [B, H + 2 KV, S, hd]; q and k are its first H + KV heads.
+    const at::Tensor qkv = at::randn({1, seq, heads + 2 * kv, hd}, bf16).transpose(1, 2);
+    const at::Tensor x = qkv.narrow(1, 0, heads + kv), angle = at::randn({1, 1, seq, rot / 2}, bf16);
+    const at::Tensor c = at::cat({angle.cos(), angle.cos()}, -1), sn = at::cat({-angle.sin(), angle.sin()}, -1);
+    const at::Tensor got = rotary_neox_partial(x, c, sn, rot), want = rotary_neox_partial_reference(x, c, sn, rot);
+    EXPECT_LT(relative_max_difference(got, want), 1.0 / 64) << seq;
+    EXPECT_GT(fraction_equal(got, want), 0.98) << seq;
   }
 }
 

@@ -113,8 +113,10 @@ __global__ void __launch_bounds__(kHeadDim)
   const int64_t valid = *valid_keys < capacity ? *valid_keys : capacity;
   const int used = int((valid + kKeys - 1) / kKeys);
   float m = -INFINITY;
+#pragma unroll 8
   for (int s = 0; s < used; ++s) m = fmaxf(m, partial_stats[((int64_t(head) * splits + s) * group + g) * 2]);
   float sum = 0.f, value = 0.f;
+#pragma unroll 8
   for (int s = 0; s < used; ++s) {
     const float* stats = partial_stats + ((int64_t(head) * splits + s) * group + g) * 2;
     const float w = expf(stats[0] - m);

@@ -46,4 +46,11 @@ void launch_decode_gemv(void* y, const void* x, const void* weight, const void* 
 void launch_add_rms_norm_pair(void* h_out, void* z, const void* h, const void* y, const void* w_y, const void* w_z,
                               int64_t rows, int64_t width, float eps, void* stream);
 
+// NeoX rotary of the first `rot` dims of x [B, H, S, hd] (strides in elements, unit last), the rest
+// copied: out = x * cos + swap_halves(x) * sin, with cos / sin [B, S, rot] contiguous and the
+// rotation's sign folded into sin; out contiguous [B, H, S, hd]. bf16, rounded as the composition.
+void launch_rotary_neox_partial(void* out, const void* x, int64_t stride_b, int64_t stride_h, int64_t stride_s,
+                                const void* cos, const void* sin, int64_t batch, int64_t heads, int64_t seq,
+                                int64_t head_dim, int64_t rot, void* stream);
+
 }  // namespace glmh::cuda_kernels

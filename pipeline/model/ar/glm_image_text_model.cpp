@@ -12,6 +12,7 @@
 #include "pipeline/kernels/add_rms_norm_pair.h"
 #include "pipeline/kernels/decode_attention.h"
 #include "pipeline/kernels/decode_linear.h"
+#include "pipeline/kernels/rotary_neox_partial.h"
 #include "pipeline/model/activation.h"
 #include "pipeline/model/ar/ar_tensor_parallel.h"
 #include "pipeline/runtime/communicator.h"
@@ -152,11 +153,9 @@ at::Tensor GlmImageTextModel::hidden_states(const at::Tensor& input_ids, const a
   // with the signs folded into sin once per forward instead of a negation per layer.
   sin = sin.to(dtype).unsqueeze(1);
   sin = at::cat({-sin.narrow(-1, 0, rot / 2), sin.narrow(-1, rot / 2, rot / 2)}, -1);
-  auto rope = [&](const at::Tensor& x) {  // x [B, heads, S, hd]
-    const at::Tensor r = x.narrow(-1, 0, rot);
-    const at::Tensor swapped = at::cat({r.narrow(-1, rot / 2, rot / 2), r.narrow(-1, 0, rot / 2)}, -1);
-    return at::cat({at::addcmul(r * cos, swapped, sin), x.narrow(-1, rot, hd - rot)}, -1);
-  };
+  cos = cos.contiguous();
+  sin = sin.contiguous();
+  auto rope = [&](const at::Tensor& x) { return rotary_neox_partial(x, cos, sin, rot); };  // x [B, heads, S, hd]
   const bool device_slot = decode && decode_slot.defined();
   const at::Tensor valid_keys = !decode ? at::Tensor()  // once per step, for every layer
                                 : device_slot ? cache->valid_keys_through(decode_slot) : cache->valid_keys(seq);

@@ -1,0 +1,19 @@
+// The AR decoder's rotary embedding: NeoX rotation (dim d pairs with d + rot / 2) of the first
+// `rot` dims of each head, the rest passed through. One kernel on a GPU (five small launches per
+// layer per token before); elsewhere, and as the reference, the ATen composition.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+
+namespace glmh {
+
+// x [B, H, S, hd] (any strides, unit last), cos / sin [B, 1, S, rot] in x's dtype with the rotation's
+// sign folded into sin (-sin for the first half): x * cos + swap_halves(x) * sin. Returns a
+// contiguous [B, H, S, hd].
+at::Tensor rotary_neox_partial(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin, int64_t rot);
+at::Tensor rotary_neox_partial_reference(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
+                                         int64_t rot);
+
+}  // namespace glmh
