@@ -20,7 +20,7 @@ namespace {
 // Rows of a [B, S, D] tensor as the kernel walks them: row r = b * S + s at r * row_stride.
 int64_t row_stride(const at::Tensor& t) { return t.size(1) > 1 ? t.stride(1) : t.stride(0); }
 
-// The kernel's layout: rows of D elements with unit inner stride, 16-byte aligned, D % 8 == 0.
+// The kernel's layout: rows of D = 256 x {1, 2, 4, 8, 16} elements with unit inner stride, 16-byte aligned.
 bool kernel_takes(const at::Tensor& out, const at::Tensor& x, const at::Tensor& scale, const at::Tensor& shift) {
   const auto dtype = x.scalar_type();
   if (dtype != at::kBFloat16 && dtype != at::kFloat) return false;
@@ -33,7 +33,8 @@ bool kernel_takes(const at::Tensor& out, const at::Tensor& x, const at::Tensor& 
   auto vector_ok = [&](const at::Tensor& t) {
     return t.scalar_type() == dtype && t.dim() == 2 && t.size(0) == b && t.size(1) == d && aligned_16(t);
   };
-  return d % 8 == 0 && d <= 8192 && rows_ok(x) && rows_ok(out) && vector_ok(scale) && vector_ok(shift);
+  const bool width_ok = d % 256 == 0 && (d / 256 == 1 || d / 256 == 2 || d / 256 == 4 || d / 256 == 8 || d / 256 == 16);
+  return width_ok && rows_ok(x) && rows_ok(out) && vector_ok(scale) && vector_ok(shift);
 }
 
 }  // namespace

@@ -35,20 +35,45 @@ __global__ void __launch_bounds__(kThreads)
   __shared__ __align__(16) __nv_bfloat16 v_s[kKeys][kHeadDim];
   __shared__ __align__(16) float p_s[kMaxGroup][kKeys];
 
+  // Every global load of the block issued before the first is used (a loop that stored each
+  // load before issuing the next paid one memory latency per iteration).
   const int t = threadIdx.x;
-  for (int i = t; i < kMaxGroup * kHeadDim; i += kThreads)
-    q_s[i / kHeadDim][i % kHeadDim] = i < group * kHeadDim ? __bfloat162float(q[int64_t(head) * group * kHeadDim + i]) : 0.f;
+  constexpr int kQVectors = kMaxGroup * kHeadDim / 8 / kThreads, kKvVectors = kKeys * kHeadDim / 8 / kThreads;
+  const uint4 zero = make_uint4(0, 0, 0, 0);
+  uint4 qv[kQVectors], kv[kKvVectors], vv[kKvVectors];
+  const uint4* q_head = reinterpret_cast<const uint4*>(q + int64_t(head) * group * kHeadDim);
+#pragma unroll
+  for (int j = 0; j < kQVectors; ++j) {
+    const int i = t + j * kThreads;  // 16-byte vector i of the [kMaxGroup, kHeadDim] query block
+    qv[j] = i < group * kHeadDim / 8 ? q_head[i] : zero;
+  }
   const __nv_bfloat16* k_rows = keys + (int64_t(head) * capacity + first_key) * kHeadDim;
   const __nv_bfloat16* v_rows = values + (int64_t(head) * capacity + first_key) * kHeadDim;
-  for (int i = t; i < kKeys * kHeadDim / 8; i += kThreads) {  // 8 elements per 16-byte load
-    const int row = i / (kHeadDim / 8), col = (i % (kHeadDim / 8)) * 8;
+#pragma unroll
+  for (int j = 0; j < kKvVectors; ++j) {
+    const int i = t + j * kThreads, row = i / (kHeadDim / 8), col = (i % (kHeadDim / 8)) * 8;
     // Rows past the valid keys are zeros: their weight is 0, and 0 x (whatever the slot holds) may be NaN.
-    const uint4 zero = make_uint4(0, 0, 0, 0);
-    const uint4 kv = row < keys_here ? *reinterpret_cast<const uint4*>(k_rows + row * kHeadDim + col) : zero;
-    const __nv_bfloat162* pairs = reinterpret_cast<const __nv_bfloat162*>(&kv);
+    kv[j] = row < keys_here ? *reinterpret_cast<const uint4*>(k_rows + row * kHeadDim + col) : zero;
+    vv[j] = row < keys_here ? *reinterpret_cast<const uint4*>(v_rows + row * kHeadDim + col) : zero;
+  }
+#pragma unroll
+  for (int j = 0; j < kQVectors; ++j) {
+    const int i = t + j * kThreads;
+    const __nv_bfloat162* pairs = reinterpret_cast<const __nv_bfloat162*>(&qv[j]);
+#pragma unroll
+    for (int w = 0; w < 4; ++w) {
+      const float2 f = __bfloat1622float2(pairs[w]);
+      q_s[i / (kHeadDim / 8)][(i % (kHeadDim / 8)) * 8 + 2 * w] = f.x;
+      q_s[i / (kHeadDim / 8)][(i % (kHeadDim / 8)) * 8 + 2 * w + 1] = f.y;
+    }
+  }
+#pragma unroll
+  for (int j = 0; j < kKvVectors; ++j) {
+    const int i = t + j * kThreads, row = i / (kHeadDim / 8), col = (i % (kHeadDim / 8)) * 8;
+    const __nv_bfloat162* pairs = reinterpret_cast<const __nv_bfloat162*>(&kv[j]);
+#pragma unroll
     for (int w = 0; w < 4; ++w) k_s[row][col / 2 + w] = pairs[w];
-    *reinterpret_cast<uint4*>(&v_s[row][col]) =
-        row < keys_here ? *reinterpret_cast<const uint4*>(v_rows + row * kHeadDim + col) : zero;
+    *reinterpret_cast<uint4*>(&v_s[row][col]) = vv[j];
   }
   __syncthreads();
 
@@ -106,24 +131,49 @@ __global__ void __launch_bounds__(kThreads)
     if (g < group) dst[g * kHeadDim + t] = out[g];
 }
 
+constexpr int kMaxSplitsPerThread = 8;  // the merge's statistics pass: splits <= 8 x 128
+
 __global__ void __launch_bounds__(kHeadDim)
     decode_merge_kernel(__nv_bfloat16* out, const int64_t* valid_keys, const float* partial_out,
                         const float* partial_stats, int group, int splits, int64_t capacity) {
-  const int head = blockIdx.x / group, g = blockIdx.x % group, d = threadIdx.x;
+  __shared__ float weight_s[kMaxSplitsPerThread * kHeadDim];
+  __shared__ float scratch[kHeadDim / 32];
+  const int head = blockIdx.x / group, g = blockIdx.x % group, t = threadIdx.x;
   const int64_t valid = *valid_keys < capacity ? *valid_keys : capacity;
   const int used = int((valid + kKeys - 1) / kKeys);
-  float m = -INFINITY;
-#pragma unroll 8
-  for (int s = 0; s < used; ++s) m = fmaxf(m, partial_stats[((int64_t(head) * splits + s) * group + g) * 2]);
-  float sum = 0.f, value = 0.f;
-#pragma unroll 8
-  for (int s = 0; s < used; ++s) {
-    const float* stats = partial_stats + ((int64_t(head) * splits + s) * group + g) * 2;
-    const float w = expf(stats[0] - m);
-    sum += w * stats[1];
-    value += w * partial_out[((int64_t(head) * splits + s) * group + g) * kHeadDim + d];
+  // Statistics pass: thread t takes splits t, t + 128, ...; the block's max and weighted sum.
+  float m[kMaxSplitsPerThread], l[kMaxSplitsPerThread], local_max = -INFINITY;
+#pragma unroll
+  for (int j = 0; j < kMaxSplitsPerThread; ++j) {
+    const int s = t + j * kHeadDim;
+    m[j] = -INFINITY, l[j] = 0.f;
+    if (s < used) {
+      const float* stats = partial_stats + ((int64_t(head) * splits + s) * group + g) * 2;
+      m[j] = stats[0], l[j] = stats[1];
+    }
+    local_max = fmaxf(local_max, m[j]);
   }
-  out[(int64_t(head) * group + g) * kHeadDim + d] = __float2bfloat16_rn(used > 0 ? value / sum : 0.f);
+  local_max = warp_max(local_max);
+  if (t % 32 == 0) scratch[t / 32] = local_max;
+  __syncthreads();
+  float block_max = -INFINITY;
+#pragma unroll
+  for (int w = 0; w < kHeadDim / 32; ++w) block_max = fmaxf(block_max, scratch[w]);
+  float local_sum = 0.f;
+#pragma unroll
+  for (int j = 0; j < kMaxSplitsPerThread; ++j) {
+    const int s = t + j * kHeadDim;
+    const float w = s < used ? expf(m[j] - block_max) : 0.f;
+    if (s < kMaxSplitsPerThread * kHeadDim) weight_s[s] = w;
+    local_sum += w * l[j];
+  }
+  const float total = block_sum<kHeadDim>(local_sum, scratch);  // synchronises: weight_s is complete
+  // Value pass: thread t takes dimension t over the used splits, loads independent of each other.
+  float value = 0.f;
+#pragma unroll 8
+  for (int s = 0; s < used; ++s)
+    value += weight_s[s] * partial_out[((int64_t(head) * splits + s) * group + g) * kHeadDim + t];
+  out[(int64_t(head) * group + g) * kHeadDim + t] = __float2bfloat16_rn(used > 0 ? value / total : 0.f);
 }
 
 }  // namespace
@@ -132,7 +182,7 @@ void launch_decode_attention(KernelDtype dtype, void* out, const void* q, const 
                              const int64_t* valid_keys, float* partial_out, float* partial_stats, int64_t bh,
                              int64_t group, int64_t capacity, float scale, void* stream) {
   (void)dtype;  // bf16 only: the wrapper falls back to the reference for anything else
-  const int splits = int((capacity + kKeys - 1) / kKeys);
+  const int splits = int((capacity + kKeys - 1) / kKeys);  // the wrapper keeps splits <= 8 x 128
   if (bh == 0 || splits == 0) return;
   decode_partial_kernel<<<dim3(unsigned(splits), unsigned(bh)), kThreads, 0, as_stream(stream)>>>(
       static_cast<const __nv_bfloat16*>(q), static_cast<const __nv_bfloat16*>(keys),

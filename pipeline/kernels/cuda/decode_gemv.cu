@@ -30,8 +30,19 @@ __global__ void __launch_bounds__(kWarps * 32)
                        const __nv_bfloat16* bias, int64_t n, int k, int64_t gated_rows) {
   extern __shared__ __align__(16) __nv_bfloat16 x_s[];
   const int chunks = k / 8;
-  for (int c = threadIdx.x; c < chunks; c += blockDim.x)
-    reinterpret_cast<uint4*>(x_s)[c] = reinterpret_cast<const uint4*>(x)[c];
+  // x into shared memory, its loads issued together (k <= 16384: at most 8 per thread).
+  constexpr int kMaxXLoads = 16384 / 8 / (kWarps * 32);
+  uint4 xv[kMaxXLoads];
+#pragma unroll
+  for (int j = 0; j < kMaxXLoads; ++j) {
+    const int c = threadIdx.x + j * kWarps * 32;
+    if (c < chunks) xv[j] = reinterpret_cast<const uint4*>(x)[c];
+  }
+#pragma unroll
+  for (int j = 0; j < kMaxXLoads; ++j) {
+    const int c = threadIdx.x + j * kWarps * 32;
+    if (c < chunks) reinterpret_cast<uint4*>(x_s)[c] = xv[j];
+  }
   __syncthreads();
 
   const int lane = threadIdx.x % 32;

@@ -12,7 +12,7 @@ enum class KernelDtype { BFloat16, Float32 };
 
 // out[r, :] = LN(x[r, :]) * (1 + scale[r / rows_per_batch, :]) + shift[r / rows_per_batch, :],
 // LN without affine; every intermediate rounded to the element type as the ATen composition does.
-// Rows of `width` elements (width % 8 == 0, width <= 8192), row strides in elements.
+// Rows of `width` elements (width = 256 x {1, 2, 4, 8, 16}), row strides in elements.
 void launch_layer_norm_modulate(KernelDtype dtype, void* out, int64_t out_row_stride, const void* x,
                                 int64_t x_row_stride, const void* scale, const void* shift, int64_t rows,
                                 int64_t rows_per_batch, int64_t width, float eps, void* stream);

@@ -20,6 +20,37 @@ namespace glmh {
 namespace {
 
 constexpr double kNormEps = 1e-5;
+constexpr const char* kFusedQkv = ".attn1.to_qkv.";
+
+// Every block's q, k and v projections as one [3 D, D] weight and [3 D] bias: one GEMM where there
+// were three (docs/performance.md#fused-kernels). The q, k and v entries become views of the fused
+// tensor, so no memory is added.
+void fuse_qkv_projections(std::map<std::string, at::Tensor>& params, int64_t layers) {
+  for (int64_t i = 0; i < layers; ++i) {
+    const std::string attn = "transformer_blocks." + std::to_string(i) + ".attn1.";
+    for (const char* kind : {"weight", "bias"}) {
+      std::vector<at::Tensor> parts;
+      for (const char* proj : {"to_q.", "to_k.", "to_v."}) parts.push_back(params.at(attn + proj + kind));
+      const at::Tensor fused = at::cat(parts, 0);
+      int64_t row = 0;
+      for (const char* proj : {"to_q.", "to_k.", "to_v."}) {
+        at::Tensor& entry = params.at(attn + proj + kind);
+        const int64_t rows = entry.size(0);
+        entry = fused.narrow(0, row, rows);
+        row += rows;
+      }
+      params[attn + "to_qkv." + kind] = fused;
+    }
+  }
+}
+
+// The checkpoint's own parameters: the fused projections left out (they are rebuilt after a TP split).
+std::map<std::string, at::Tensor> without_fused_projections(const std::map<std::string, at::Tensor>& params) {
+  std::map<std::string, at::Tensor> out;
+  for (const auto& [name, t] : params)
+    if (name.find(kFusedQkv) == std::string::npos) out.emplace(name, t);
+  return out;
+}
 
 }  // namespace
 
@@ -36,6 +67,7 @@ GlmImageDiT GlmImageDiT::from_tensors(const GlmImageDiTConfig& config,
   GlmImageDiT m;
   m.config_ = config;
   m.params_ = take_parameters(dit_parameter_shapes(config), tensors, "DiT");
+  fuse_qkv_projections(m.params_, config.num_layers);
   return m;
 }
 
@@ -43,6 +75,7 @@ GlmImageDiT GlmImageDiT::load(const ComponentCheckpoint& ckpt, const c10::Device
   GlmImageDiT m;
   m.config_ = GlmImageDiTConfig::from_json(ckpt.config(), ckpt.dir() + "/config.json");
   m.params_ = load_parameters(ckpt, dit_parameter_shapes(m.config_), device, dtype);
+  fuse_qkv_projections(m.params_, m.config_.num_layers);
   return m;
 }
 
@@ -53,7 +86,8 @@ GlmImageDiT GlmImageDiT::shard_for_tp(int64_t rank, int64_t size) const {
                                 " attention heads do not split over tp " + std::to_string(size));
   GlmImageDiT m;
   m.config_ = config_;
-  m.params_ = shard_dit_parameters_for_tp(params_, rank, size);
+  m.params_ = shard_dit_parameters_for_tp(without_fused_projections(params_), rank, size);
+  fuse_qkv_projections(m.params_, config_.num_layers);
   m.tp_size_ = size;
   return m;
 }
@@ -118,11 +152,15 @@ void GlmImageDiT::block(int64_t index, at::Tensor& x, at::Tensor& c, const at::T
     return joint;
   };
   const at::Tensor joint = joint_modulated(c_scale_msa, c_shift_msa, scale_msa, shift_msa);
-  auto heads_of = [&](const at::Tensor& t) { return t.view({batch, seq, heads, head_dim}); };
+  // q, k and v from one product; each a view of its third ([B, S, heads, head_dim], rows strided).
+  const at::Tensor qkv = linear(joint, b + "attn1.to_qkv");
+  auto heads_of = [&](int64_t part) {
+    return qkv.narrow(2, part * heads * head_dim, heads * head_dim).view({batch, seq, heads, head_dim});
+  };
   // Per-head QK LayerNorm, then RoPE on the image tokens only.
-  at::Tensor q = head_norm_rotary(heads_of(linear(joint, b + "attn1.to_q")), text_len, cos, sin, kNormEps);
-  at::Tensor k = head_norm_rotary(heads_of(linear(joint, b + "attn1.to_k")), text_len, cos, sin, kNormEps);
-  at::Tensor v = heads_of(linear(joint, b + "attn1.to_v"));
+  at::Tensor q = head_norm_rotary(heads_of(0), text_len, cos, sin, kNormEps);
+  at::Tensor k = head_norm_rotary(heads_of(1), text_len, cos, sin, kNormEps);
+  at::Tensor v = heads_of(2);
   // Reference-image KV cache: after QK-LN and RoPE, as upstream; queries stay the current tokens.
   std::tie(k, v) = keys_values_to_attend(in.kv_cache, in.kv_cache_mode, index, k, v);
   at::Tensor attn;
