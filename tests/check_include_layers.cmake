@@ -1,7 +1,7 @@
 # The source tree's include rules, checked on every file (ctest: SourceLayout.IncludeLayers):
 #  - one include style: every quoted include is written from the repository root;
 #  - pipeline/ is a library: it never includes harness/, and its folders form layers
-#    (runtime < checkpoint, executor, parallel < model < cache < glm_image; the executor also uses
+#    (runtime < checkpoint, executor, parallel, kernels < model < cache < glm_image; the executor also uses
 #    checkpoint's safetensors codec for its requests): a folder includes only itself and the folders
 #    below it.
 # Run: cmake -DSOURCE_DIR=<repo> -P tests/check_include_layers.cmake
@@ -9,9 +9,10 @@ set(allowed_runtime runtime)
 set(allowed_checkpoint checkpoint runtime)
 set(allowed_executor executor checkpoint runtime)
 set(allowed_parallel parallel runtime)
-set(allowed_model model checkpoint parallel runtime)
-set(allowed_cache cache model checkpoint parallel runtime)
-set(allowed_glm_image glm_image cache model checkpoint executor parallel runtime)
+set(allowed_kernels kernels runtime)
+set(allowed_model model checkpoint parallel kernels runtime)
+set(allowed_cache cache model checkpoint parallel kernels runtime)
+set(allowed_glm_image glm_image cache model checkpoint executor parallel kernels runtime)
 
 set(violations "")
 file(GLOB_RECURSE sources RELATIVE ${SOURCE_DIR}

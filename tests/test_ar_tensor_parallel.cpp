@@ -20,6 +20,7 @@
 #include "tests/text_files.h"
 #include "pipeline/checkpoint/component_checkpoint.h"
 #include "pipeline/checkpoint/safetensors.h"
+#include "pipeline/glm_image/glm_image_parallel_options.h"
 
 namespace glmh {
 namespace {
@@ -132,6 +133,22 @@ TEST(ArTensorParallel, RefusesHeadCountsThatDoNotSplit) {
   const auto shard = shard_ar_parameters_for_tp(gate_up, c, 1, 2);
   // Rows 2..3 of the gate half and 6..7 of the up half.
   EXPECT_TRUE(at::equal(shard.begin()->second.view({-1}), at::tensor({2.f, 3.f, 6.f, 7.f})));
+}
+
+// The AR's tensor-parallel group is the layout's TP group under tp and the whole world under
+// tp-world, whatever the DiT runs (cfg 2 here): the AR over both ranks, the DiT one branch each.
+TEST(ArStrategies, TpWorldSpansTheWorldWhateverTheDitLayoutAndTpItsTpGroup) {
+  ParallelDegrees cfg2;
+  cfg2.world_size = 2;
+  cfg2.cfg = 2;
+  const ParallelLayout layout = ParallelLayout::create(cfg2);
+  EXPECT_EQ(ar_tensor_parallel_size(ArStrategy::TpWorld, layout), 2);
+  EXPECT_EQ(ar_tensor_parallel_group(ArStrategy::TpWorld), GroupKind::World);
+  EXPECT_EQ(ar_tensor_parallel_group(ArStrategy::Tp), GroupKind::Tp);
+  EXPECT_EQ(ar_tensor_parallel_size(ArStrategy::Tp, layout), 1);
+  EXPECT_EQ(ar_tensor_parallel_size(ArStrategy::MainRank, layout), 1);
+  EXPECT_EQ(parse_ar_strategy("tp-world"), ArStrategy::TpWorld);
+  EXPECT_EQ(std::string(ar_strategy_name(ArStrategy::TpWorld)), "tp-world");
 }
 
 }  // namespace

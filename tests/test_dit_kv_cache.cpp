@@ -14,6 +14,7 @@
 #include "pipeline/checkpoint/component_checkpoint.h"
 #include "pipeline/checkpoint/safetensors.h"
 #include "pipeline/model/dit/dit_kv_cache.h"
+#include "pipeline/kernels/head_norm_rotary.h"
 #include "pipeline/model/dit/dit_rotary.h"
 #include "pipeline/model/dit/glm_image_dit.h"
 

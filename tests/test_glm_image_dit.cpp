@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "pipeline/checkpoint/safetensors.h"
+#include "pipeline/kernels/head_norm_rotary.h"
 #include "pipeline/model/dit/dit_rotary.h"
 #include "pipeline/model/dit/glm_image_dit.h"
 

@@ -86,13 +86,13 @@ int run_rank_main(RankContext& ctx, const CliArgs& args, const RunSettings& sett
                      mark_progress);
   const bool ar_from_main_rank = settings.strategy == ArStrategy::MainRank && settings.fault == GlmImageFault::None;
   TokenReference token_reference{setup.reference.prior_tokens, "", {}};
-  if (settings.strategy == ArStrategy::Tp && layout.tp() > 1 && setup.models->dtype() == at::kBFloat16)
+  const bool ar_tensor_parallel = ar_tensor_parallel_size(settings.strategy, layout) > 1;
+  if (ar_tensor_parallel && setup.models->dtype() == at::kBFloat16)
     token_reference.not_comparable =
         "bf16 tensor-parallel AR (its reductions change the logits in the last bits; sampling may diverge)";
   InRunChecks in_run(/*compare_timings=*/ar_from_main_rank, setup.models->dit().config().attention_head_dim,
                      token_reference);
   in_run.set_reference_generated_ids(setup.reference.generated_ids);
-  const bool ar_tensor_parallel = settings.strategy == ArStrategy::Tp && layout.tp() > 1;
   in_run.set_divergence_explainer([&](const Request& r, RankContext& c) -> TokenDivergenceVerdict {
     if (!setup.reference.generated_ids.defined())
       return {false, "the single-rank run's prior_tokens.safetensors holds no ar_generated_ids: no divergence analysis"};

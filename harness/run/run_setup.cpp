@@ -48,7 +48,17 @@ RunSetup prepare_run(RankContext& ctx, const CliArgs& args, const RunSettings& s
     }
     const RankCoords coords = ctx.coords();
     s.models->set_dit_tensor_parallel(coords.tp_rank, layout.tp());
-    if (settings.strategy == ArStrategy::Tp) s.models->set_ar_tensor_parallel(&ctx.group(GroupKind::Tp));
+    const int ar_tp = ar_tensor_parallel_size(settings.strategy, layout);
+    if (ar_tp > 1) {
+      const GlmImageTextConfig& ar = s.models->ar_config();
+      if (ar.num_attention_heads % ar_tp != 0 || ar.num_key_value_heads % ar_tp != 0)
+        throw UsageError("glmh run: --ar-strategy " + std::string(ar_strategy_name(settings.strategy)) +
+                         " splits the AR model over " + std::to_string(ar_tp) + " ranks, but its " +
+                         std::to_string(ar.num_attention_heads) + " heads and " +
+                         std::to_string(ar.num_key_value_heads) + " KV heads do not divide by " +
+                         std::to_string(ar_tp));
+      s.models->set_ar_tensor_parallel(&ctx.group(ar_tensor_parallel_group(settings.strategy)));
+    }
     GlmImageModels::Which which;
     // Only the ranks that run the AR hold it.
     which.ar = ctx.rank() == 0 || settings.strategy != ArStrategy::MainRank ||

@@ -27,6 +27,14 @@ const GlmImageTextModel& GlmImageModels::ar() {
   return *ar_;
 }
 
+const GlmImageTextConfig& GlmImageModels::ar_config() {
+  if (!ar_config_) {  // the checkpoint's (a TP shard's own config counts its local heads)
+    const ComponentCheckpoint c = source_.component("vision_language_encoder");
+    ar_config_ = GlmImageTextConfig::from_json(c.config(), c.dir() + "/config.json");
+  }
+  return *ar_config_;
+}
+
 void GlmImageModels::set_ar_tensor_parallel(Communicator* tp) {
   if (ar_ && ar_->tp_size() != 1) throw std::logic_error("the AR model is already sharded for tensor parallelism");
   ar_tp_ = tp && tp->size() > 1 ? tp : nullptr;

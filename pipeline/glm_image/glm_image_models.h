@@ -39,6 +39,8 @@ class GlmImageModels {
 
   // The AR model, or this rank's TP shard of it once set_ar_tensor_parallel was called.
   const GlmImageTextModel& ar();
+  // The AR model's configuration, read without loading its weights (layout checks).
+  const GlmImageTextConfig& ar_config();
   void set_ar_tensor_parallel(Communicator* tp);
   const GlmImageTokenIds& token_ids();
   const GlmImageVisionEncoder& vision();  // image to image only
@@ -58,6 +60,7 @@ class GlmImageModels {
   c10::Device device_;
   c10::ScalarType dtype_;
   std::optional<GlmImageTextModel> ar_;
+  std::optional<GlmImageTextConfig> ar_config_;
   Communicator* ar_tp_ = nullptr;
   std::optional<GlmImageTokenIds> token_ids_;
   std::optional<GlmImageVisionEncoder> vision_;

@@ -7,10 +7,11 @@ namespace glmh {
 
 namespace {
 
-constexpr std::array<std::pair<ArStrategy, const char*>, 3> kStrategies{{
+constexpr std::array<std::pair<ArStrategy, const char*>, 4> kStrategies{{
     {ArStrategy::MainRank, "main-rank"},
     {ArStrategy::Replicated, "replicated"},
     {ArStrategy::Tp, "tp"},
+    {ArStrategy::TpWorld, "tp-world"},
 }};
 
 constexpr std::array<std::pair<GlmImageFault, const char*>, 15> kFaults{{
@@ -60,6 +61,18 @@ std::optional<ArStrategy> parse_ar_strategy(const std::string& name) { return va
 std::optional<GlmImageFault> parse_fault(const std::string& name) { return value_in<GlmImageFault>(kFaults, name); }
 std::string all_ar_strategy_names() { return names_in(kStrategies); }
 std::string all_fault_names() { return names_in(kFaults); }
+
+int ar_tensor_parallel_size(ArStrategy strategy, const ParallelLayout& layout) {
+  switch (strategy) {
+    case ArStrategy::Tp: return layout.tp();
+    case ArStrategy::TpWorld: return layout.world_size();
+    default: return 1;
+  }
+}
+
+GroupKind ar_tensor_parallel_group(ArStrategy strategy) {
+  return strategy == ArStrategy::TpWorld ? GroupKind::World : GroupKind::Tp;
+}
 
 std::string why_fault_cannot_fire(GlmImageFault fault, const FaultConditions& c) {
   const std::string name = fault_name(fault);

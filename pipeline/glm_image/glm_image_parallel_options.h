@@ -23,6 +23,7 @@ enum class ArStrategy {
   MainRank,    // world rank 0 generates; the request reaches every rank (upstream's fix)
   Replicated,  // every rank generates from the same seed: correct only while numerics agree
   Tp,          // every TP group runs the AR model tensor-parallel; all its ranks sample the same token
+  TpWorld,     // the whole world runs the AR model tensor-parallel as one, whatever the DiT's layout
 };
 
 enum class GlmImageFault {
@@ -48,7 +49,14 @@ const char* fault_name(GlmImageFault f);
 // Parse a command-line name; std::nullopt for an unknown one.
 std::optional<ArStrategy> parse_ar_strategy(const std::string& name);
 std::optional<GlmImageFault> parse_fault(const std::string& name);
-std::string all_ar_strategy_names();  // "main-rank, replicated, tp"
+std::string all_ar_strategy_names();  // "main-rank, replicated, tp, tp-world"
+
+// How many ranks share one tensor-parallel AR model under `strategy`: the TP group's size for tp,
+// the world's for tp-world, else 1. The AR's group need not be the DiT's (tp-world with cfg 2: the
+// AR over both GPUs, the DiT one CFG branch per GPU).
+int ar_tensor_parallel_size(ArStrategy strategy, const ParallelLayout& layout);
+// The process group of that model (GroupKind::Tp or GroupKind::World); meaningful when the size > 1.
+GroupKind ar_tensor_parallel_group(ArStrategy strategy);
 std::string all_fault_names();
 
 // What decides whether a fault can fire.

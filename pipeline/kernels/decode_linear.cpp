@@ -3,7 +3,6 @@
 #include <ATen/ATen.h>
 
 #include "pipeline/kernels/kernel_dispatch.h"
-#include "pipeline/model/activation.h"
 #if defined(GLMH_WITH_CUDA_KERNELS)
 #include "pipeline/kernels/cuda/launchers.h"
 #endif
@@ -48,14 +47,14 @@ at::Tensor decode_linear(const at::Tensor& x, const at::Tensor& weight, const at
   return at::linear(x, weight, bias);
 }
 
-at::Tensor decode_gated_up_reference(const at::Tensor& x, const at::Tensor& gate_up_weight, Activation act) {
+at::Tensor decode_silu_gated_up_reference(const at::Tensor& x, const at::Tensor& gate_up_weight) {
   const auto gate_up = at::linear(x, gate_up_weight).chunk(2, -1);
-  return gate_up[1] * apply_activation(act, gate_up[0]);
+  return gate_up[1] * at::silu(gate_up[0]);
 }
 
-at::Tensor decode_gated_up(const at::Tensor& x, const at::Tensor& gate_up_weight, Activation act) {
+at::Tensor decode_silu_gated_up(const at::Tensor& x, const at::Tensor& gate_up_weight) {
 #if defined(GLMH_WITH_CUDA_KERNELS)
-  if (act == Activation::Silu && gemv_takes(x, gate_up_weight, {}) && gate_up_weight.size(0) % 2 == 0) {
+  if (gemv_takes(x, gate_up_weight, {}) && gate_up_weight.size(0) % 2 == 0) {
     const at::Tensor row = x.contiguous();
     const at::Tensor input = aligned_16(row) ? row : row.clone();
     const int64_t f = gate_up_weight.size(0) / 2;
@@ -65,7 +64,7 @@ at::Tensor decode_gated_up(const at::Tensor& x, const at::Tensor& gate_up_weight
     return y;
   }
 #endif
-  return decode_gated_up_reference(x, gate_up_weight, act);
+  return decode_silu_gated_up_reference(x, gate_up_weight);
 }
 
 }  // namespace glmh

@@ -7,15 +7,15 @@
 
 #include <ATen/core/Tensor.h>
 
-#include "pipeline/model/activation_config.h"
 
 namespace glmh {
 
 // at::linear(x, weight, bias) for x [..., k]; the GEMV where x holds one row.
 at::Tensor decode_linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias = {});
 
-// up * act(gate) with [gate; up] = x gate_up_weight^T, gate_up_weight [2 F, k] -> [..., F].
-at::Tensor decode_gated_up(const at::Tensor& x, const at::Tensor& gate_up_weight, Activation act);
-at::Tensor decode_gated_up_reference(const at::Tensor& x, const at::Tensor& gate_up_weight, Activation act);
+// up * silu(gate) with [gate; up] = x gate_up_weight^T, gate_up_weight [2 F, k] -> [..., F] (the
+// GLM decoder's MLP activation).
+at::Tensor decode_silu_gated_up(const at::Tensor& x, const at::Tensor& gate_up_weight);
+at::Tensor decode_silu_gated_up_reference(const at::Tensor& x, const at::Tensor& gate_up_weight);
 
 }  // namespace glmh

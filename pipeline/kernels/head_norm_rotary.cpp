@@ -3,12 +3,21 @@
 #include <ATen/ATen.h>
 
 #include "pipeline/kernels/kernel_dispatch.h"
-#include "pipeline/model/dit/dit_rotary.h"
 #if defined(GLMH_WITH_CUDA_KERNELS)
 #include "pipeline/kernels/cuda/launchers.h"
 #endif
 
 namespace glmh {
+
+at::Tensor apply_rotary_split_half(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
+  const int64_t half = x.size(-1) / 2;
+  const at::Tensor xf = x.to(at::kFloat);
+  const at::Tensor x1 = xf.narrow(-1, 0, half), x2 = xf.narrow(-1, half, half);
+  // [S, D/2] -> [1, S, 1, D/2] against x [B, S, H, D/2].
+  const at::Tensor c = cos.to(at::kFloat).unsqueeze(0).unsqueeze(2);
+  const at::Tensor s = sin.to(at::kFloat).unsqueeze(0).unsqueeze(2);
+  return at::cat({x1 * c - x2 * s, x2 * c + x1 * s}, -1).to(x.scalar_type());
+}
 
 at::Tensor head_norm_rotary_reference(const at::Tensor& x, int64_t text_len, const at::Tensor& cos,
                                       const at::Tensor& sin, double eps) {

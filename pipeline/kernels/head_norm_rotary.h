@@ -17,4 +17,8 @@ at::Tensor head_norm_rotary(const at::Tensor& x, int64_t text_len, const at::Ten
 at::Tensor head_norm_rotary_reference(const at::Tensor& x, int64_t text_len, const at::Tensor& cos,
                                       const at::Tensor& sin, double eps);
 
+// Split-half (NeoX) rotary alone: x [B, S, H, D] rotated by cos / sin [S, D / 2] (dim d pairs with
+// d + D / 2); computed in fp32, as diffusers does, and returned in x's dtype.
+at::Tensor apply_rotary_split_half(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin);
+
 }  // namespace glmh

@@ -192,7 +192,14 @@ at::Tensor GlmImageTextModel::hidden_states(const at::Tensor& input_ids, const a
     attn = attn.transpose(1, 2).reshape({batch, seq, heads * hd});
     std::tie(h, normed) = add_rms_norm_pair(h, row_parallel(attn, w.o_proj), w.post_self_attn_norm,
                                             w.post_attention_norm, c.rms_norm_eps);
-    const at::Tensor mlp = row_parallel(decode_gated_up(normed, w.gate_up, config_.hidden_act), w.down);
+    at::Tensor activated;
+    if (config_.hidden_act == Activation::Silu) {
+      activated = decode_silu_gated_up(normed, w.gate_up);
+    } else {
+      const auto gate_up = at::linear(normed, w.gate_up).chunk(2, -1);
+      activated = gate_up[1] * apply_activation(config_.hidden_act, gate_up[0]);
+    }
+    const at::Tensor mlp = row_parallel(activated, w.down);
     const bool last = i + 1 == c.num_hidden_layers;
     std::tie(h, normed) = add_rms_norm_pair(h, mlp, w.post_mlp_norm,
                                             last ? final_norm : layers_[static_cast<size_t>(i + 1)].input_norm,

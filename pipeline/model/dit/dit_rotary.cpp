@@ -18,15 +18,4 @@ std::pair<at::Tensor, at::Tensor> get_freqs_cis(int64_t grid_height, int64_t gri
                                .reshape({grid_height * grid_width, half});
   return {freqs.cos(), freqs.sin()};
 }
-
-at::Tensor apply_rotary_split_half(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
-  const int64_t half = x.size(-1) / 2;
-  const at::Tensor xf = x.to(at::kFloat);
-  const at::Tensor x1 = xf.narrow(-1, 0, half), x2 = xf.narrow(-1, half, half);
-  // [S, D/2] -> [1, S, 1, D/2] against x [B, S, H, D/2].
-  const at::Tensor c = cos.to(at::kFloat).unsqueeze(0).unsqueeze(2);
-  const at::Tensor s = sin.to(at::kFloat).unsqueeze(0).unsqueeze(2);
-  return at::cat({x1 * c - x2 * s, x2 * c + x1 * s}, -1).to(x.scalar_type());
-}
-
 }  // namespace glmh

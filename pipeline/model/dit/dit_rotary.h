@@ -16,7 +16,7 @@ namespace glmh {
 std::pair<at::Tensor, at::Tensor> get_freqs_cis(int64_t grid_height, int64_t grid_width,
                                                 int64_t head_dim, double theta = 10000.0);
 
-// x [B, S, H, D] rotated by cos/sin [S, D/2]; computed in fp32, returned in x's dtype.
-at::Tensor apply_rotary_split_half(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin);
+// The rotation itself is apply_rotary_split_half (pipeline/kernels/head_norm_rotary.h), fused there
+// with the QK LayerNorm that precedes it.
 
 }  // namespace glmh
