@@ -1,7 +1,7 @@
 // The AR decoder's KV cache: per layer, keys and values of every token seen so far, in buffers
 // allocated once for the whole generation (prompt + every token to generate), so a decode step
-// writes one slot and attends over the buffers with the unwritten slots masked: no reallocation,
-// no host synchronisation, the same shapes every step.
+// writes one slot and attends over the buffers' first valid_keys slots (decode_attention): no
+// reallocation, no host synchronisation, the same shapes every step.
 #pragma once
 
 #include <ATen/core/Tensor.h>
