@@ -37,7 +37,7 @@ at::Tensor decode_attention(const at::Tensor& q, const at::Tensor& keys, const a
     const auto f32 = q.options().dtype(at::kFloat);
     at::Tensor partial_out = at::empty({bh, splits, group, dh}, f32), stats = at::empty({bh, splits, group, 2}, f32);
     at::Tensor out = at::empty(q.sizes(), q.options().memory_format(at::MemoryFormat::Contiguous));
-    cuda_kernels::launch_decode_attention(cuda_kernels::KernelDtype::BFloat16, out.data_ptr(), query.data_ptr(),
+    cuda_kernels::launch_decode_attention(out.data_ptr(), query.data_ptr(),
                                           keys.data_ptr(), values.data_ptr(), valid.data_ptr<int64_t>(),
                                           partial_out.data_ptr<float>(), stats.data_ptr<float>(), bh, group, capacity,
                                           float(1.0 / std::sqrt(double(dh))), current_stream_of(q));

@@ -22,11 +22,17 @@ bool gemv_takes(const at::Tensor& x, const at::Tensor& weight, const at::Tensor&
          (!bias.defined() || (bias.scalar_type() == at::kBFloat16 && bias.is_contiguous()));
 }
 
-// [..., k] -> [..., n] for one row.
-std::vector<int64_t> sizes_with_last(const at::Tensor& x, int64_t last) {
+// The GEMV on x's one row into [..., outputs]: outputs = n rows of the weight, or F = n / 2 gated.
+at::Tensor run_gemv(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, int64_t gated_rows) {
+  const at::Tensor row = x.contiguous();
+  const at::Tensor input = aligned_16(row) ? row : row.clone();
   std::vector<int64_t> sizes = x.sizes().vec();
-  sizes.back() = last;
-  return sizes;
+  sizes.back() = gated_rows > 0 ? gated_rows : weight.size(0);
+  at::Tensor y = at::empty(sizes, x.options());
+  cuda_kernels::launch_decode_gemv(y.data_ptr(), input.data_ptr(), weight.data_ptr(),
+                                   bias.defined() ? bias.data_ptr() : nullptr, weight.size(0), weight.size(1),
+                                   gated_rows, current_stream_of(x));
+  return y;
 }
 
 }  // namespace
@@ -34,15 +40,7 @@ std::vector<int64_t> sizes_with_last(const at::Tensor& x, int64_t last) {
 
 at::Tensor decode_linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
 #if defined(GLMH_WITH_CUDA_KERNELS)
-  if (gemv_takes(x, weight, bias)) {
-    const at::Tensor row = x.contiguous();
-    const at::Tensor input = aligned_16(row) ? row : row.clone();
-    at::Tensor y = at::empty(sizes_with_last(x, weight.size(0)), x.options());
-    cuda_kernels::launch_decode_gemv(y.data_ptr(), input.data_ptr(), weight.data_ptr(),
-                                     bias.defined() ? bias.data_ptr() : nullptr, weight.size(0), weight.size(1), 0,
-                                     current_stream_of(x));
-    return y;
-  }
+  if (gemv_takes(x, weight, bias)) return run_gemv(x, weight, bias, 0);
 #endif
   return at::linear(x, weight, bias);
 }
@@ -54,15 +52,8 @@ at::Tensor decode_silu_gated_up_reference(const at::Tensor& x, const at::Tensor&
 
 at::Tensor decode_silu_gated_up(const at::Tensor& x, const at::Tensor& gate_up_weight) {
 #if defined(GLMH_WITH_CUDA_KERNELS)
-  if (gemv_takes(x, gate_up_weight, {}) && gate_up_weight.size(0) % 2 == 0) {
-    const at::Tensor row = x.contiguous();
-    const at::Tensor input = aligned_16(row) ? row : row.clone();
-    const int64_t f = gate_up_weight.size(0) / 2;
-    at::Tensor y = at::empty(sizes_with_last(x, f), x.options());
-    cuda_kernels::launch_decode_gemv(y.data_ptr(), input.data_ptr(), gate_up_weight.data_ptr(), nullptr,
-                                     gate_up_weight.size(0), gate_up_weight.size(1), f, current_stream_of(x));
-    return y;
-  }
+  if (gemv_takes(x, gate_up_weight, {}) && gate_up_weight.size(0) % 2 == 0)
+    return run_gemv(x, gate_up_weight, {}, gate_up_weight.size(0) / 2);
 #endif
   return decode_silu_gated_up_reference(x, gate_up_weight);
 }

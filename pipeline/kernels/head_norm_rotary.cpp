@@ -36,9 +36,8 @@ at::Tensor head_norm_rotary(const at::Tensor& x, int64_t text_len, const at::Ten
   const int64_t b = x.size(0), s = x.size(1), h = x.size(2);
   // The kernel's layout: head_dim 128, heads adjacent, token rows at a stride that keeps 16-byte
   // alignment; the angle tables fp32 and contiguous on the same device.
-  const int64_t rs = s > 1 ? x.stride(1) : x.stride(0);
-  const bool layout_ok = x.size(3) == 128 && x.stride(3) == 1 && x.stride(2) == 128 && (b == 1 || x.stride(0) == s * rs) &&
-                         rs % 8 == 0 && aligned_16(x);
+  const int64_t rs = aligned_token_row_stride(x);
+  const bool layout_ok = x.size(3) == 128 && x.stride(3) == 1 && x.stride(2) == 128 && rs > 0;
   if (fused_kernels_apply(x) && x.numel() > 0 && layout_ok && (dtype == at::kBFloat16 || dtype == at::kFloat)) {
     const at::Tensor c = cos.to(x.device(), at::kFloat).contiguous(), sn = sin.to(x.device(), at::kFloat).contiguous();
     TORCH_CHECK(c.size(0) == s - text_len && c.size(1) == 64 && sn.sizes() == c.sizes(),

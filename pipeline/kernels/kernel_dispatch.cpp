@@ -9,6 +9,7 @@
 
 namespace glmh {
 
+#if defined(GLMH_WITH_CUDA_KERNELS)
 namespace {
 bool disabled_by_environment() {
   static const bool disabled = [] {
@@ -18,18 +19,24 @@ bool disabled_by_environment() {
   return disabled;
 }
 }  // namespace
+#endif
 
 bool fused_kernels_apply(const at::Tensor& t) {
 #if defined(GLMH_WITH_CUDA_KERNELS)
   return t.is_cuda() && !disabled_by_environment();
 #else
   (void)t;
-  (void)disabled_by_environment;
   return false;
 #endif
 }
 
 bool aligned_16(const at::Tensor& t) { return reinterpret_cast<std::uintptr_t>(t.data_ptr()) % 16 == 0; }
+
+int64_t aligned_token_row_stride(const at::Tensor& t) {
+  const int64_t stride = t.size(1) > 1 ? t.stride(1) : t.stride(0);
+  const bool one_stride = t.size(0) == 1 || t.stride(0) == t.size(1) * stride;
+  return one_stride && stride % 8 == 0 && aligned_16(t) ? stride : -1;
+}
 
 void* current_stream_of(const at::Tensor& t) {
 #if defined(GLMH_WITH_CUDA_KERNELS)

@@ -16,6 +16,10 @@ bool fused_kernels_apply(const at::Tensor& t);
 // 16-byte aligned start (the kernels' vector loads).
 bool aligned_16(const at::Tensor& t);
 
+// The stride between the token rows of t ([B, S, ...]) as a kernel walks them, row r = b S + s at
+// r * stride, the rows keeping 16-byte alignment; -1 where no single stride describes them.
+int64_t aligned_token_row_stride(const at::Tensor& t);
+
 // The current CUDA stream of `t`'s device, as the launchers take it.
 void* current_stream_of(const at::Tensor& t);
 

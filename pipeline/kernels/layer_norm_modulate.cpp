@@ -17,18 +17,13 @@ at::Tensor layer_norm_modulate_reference(const at::Tensor& x, const at::Tensor& 
 #if defined(GLMH_WITH_CUDA_KERNELS)
 namespace {
 
-// Rows of a [B, S, D] tensor as the kernel walks them: row r = b * S + s at r * row_stride.
-int64_t row_stride(const at::Tensor& t) { return t.size(1) > 1 ? t.stride(1) : t.stride(0); }
-
 // The kernel's layout: rows of D = 256 x {1, 2, 4, 8, 16} elements with unit inner stride, 16-byte aligned.
 bool kernel_takes(const at::Tensor& out, const at::Tensor& x, const at::Tensor& scale, const at::Tensor& shift) {
   const auto dtype = x.scalar_type();
   if (dtype != at::kBFloat16 && dtype != at::kFloat) return false;
-  const int64_t d = x.size(2), b = x.size(0), s = x.size(1);
+  const int64_t d = x.size(2), b = x.size(0);
   auto rows_ok = [&](const at::Tensor& t) {
-    const int64_t rs = row_stride(t);
-    return t.scalar_type() == dtype && t.stride(2) == 1 && (b == 1 || t.stride(0) == s * rs) && rs % 8 == 0 &&
-           aligned_16(t);
+    return t.scalar_type() == dtype && t.stride(2) == 1 && aligned_token_row_stride(t) > 0;
   };
   auto vector_ok = [&](const at::Tensor& t) {
     return t.scalar_type() == dtype && t.dim() == 2 && t.size(0) == b && t.size(1) == d && aligned_16(t);
@@ -49,7 +44,7 @@ void layer_norm_modulate_into(const at::Tensor& out, const at::Tensor& x, const 
     using cuda_kernels::KernelDtype;
     cuda_kernels::launch_layer_norm_modulate(
         x.scalar_type() == at::kBFloat16 ? KernelDtype::BFloat16 : KernelDtype::Float32, out.data_ptr(),
-        row_stride(out), x.data_ptr(), row_stride(x), scale_rows.data_ptr(), shift_rows.data_ptr(),
+        aligned_token_row_stride(out), x.data_ptr(), aligned_token_row_stride(x), scale_rows.data_ptr(), shift_rows.data_ptr(),
         x.size(0) * x.size(1), x.size(1), x.size(2), float(eps), current_stream_of(x));
     return;
   }

@@ -178,10 +178,9 @@ __global__ void __launch_bounds__(kHeadDim)
 
 }  // namespace
 
-void launch_decode_attention(KernelDtype dtype, void* out, const void* q, const void* keys, const void* values,
+void launch_decode_attention(void* out, const void* q, const void* keys, const void* values,
                              const int64_t* valid_keys, float* partial_out, float* partial_stats, int64_t bh,
                              int64_t group, int64_t capacity, float scale, void* stream) {
-  (void)dtype;  // bf16 only: the wrapper falls back to the reference for anything else
   const int splits = int((capacity + kKeys - 1) / kKeys);  // the wrapper keeps splits <= 8 x 128
   if (bh == 0 || splits == 0) return;
   decode_partial_kernel<<<dim3(unsigned(splits), unsigned(bh)), kThreads, 0, as_stream(stream)>>>(

@@ -24,13 +24,13 @@ void launch_head_norm_rotary(KernelDtype dtype, void* out, const void* x, int64_
                              const float* sin, int64_t batch, int64_t seq, int64_t heads, int64_t text_len, float eps,
                              void* stream);
 
-// Split-key ("flash-decoding") attention of one new token: q [bh, group, 128], keys and values
+// Split-key ("flash-decoding") attention of one new token, bf16: q [bh, group, 128], keys and values
 // [bh, capacity, 128] (bh = batch x KV heads), over the first *valid_keys keys (int64 on the
 // device, read by the kernel: a CUDA graph replays it as the cache fills). partial_out
 // [bh, splits, group, 128] and partial_stats [bh, splits, group, 2] are fp32 scratch,
 // splits = ceil(capacity / kDecodeKeysPerSplit). out [bh, group, 128].
 constexpr int64_t kDecodeKeysPerSplit = 32;
-void launch_decode_attention(KernelDtype dtype, void* out, const void* q, const void* keys, const void* values,
+void launch_decode_attention(void* out, const void* q, const void* keys, const void* values,
                              const int64_t* valid_keys, float* partial_out, float* partial_stats, int64_t bh,
                              int64_t group, int64_t capacity, float scale, void* stream);
 
