@@ -155,7 +155,6 @@ at::Tensor GlmImageTextModel::hidden_states(const at::Tensor& input_ids, const a
   sin = at::cat({-sin.narrow(-1, 0, rot / 2), sin.narrow(-1, rot / 2, rot / 2)}, -1);
   cos = cos.contiguous();
   sin = sin.contiguous();
-  auto rope = [&](const at::Tensor& x) { return rotary_neox_partial(x, cos, sin, rot); };  // x [B, heads, S, hd]
   const bool device_slot = decode && decode_slot.defined();
   const at::Tensor valid_keys = !decode ? at::Tensor()  // once per step, for every layer
                                 : device_slot ? cache->valid_keys_through(decode_slot) : cache->valid_keys(seq);
@@ -169,7 +168,7 @@ at::Tensor GlmImageTextModel::hidden_states(const at::Tensor& input_ids, const a
     const at::Tensor qkv = decode_linear(normed, w.qkv_weight, w.qkv_bias)
                                .view({batch, seq, heads + 2 * kv_heads, hd})
                                .transpose(1, 2);
-    const at::Tensor qk = rope(qkv.narrow(1, 0, heads + kv_heads));
+    const at::Tensor qk = rotary_neox_partial(qkv.narrow(1, 0, heads + kv_heads), cos, sin, rot);
     const at::Tensor q = qk.narrow(1, 0, heads);
     at::Tensor k = qk.narrow(1, heads, kv_heads);
     at::Tensor v = qkv.narrow(1, heads + kv_heads, kv_heads);
