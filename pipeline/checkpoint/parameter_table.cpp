@@ -31,4 +31,18 @@ std::map<std::string, at::Tensor> load_parameters(const ComponentCheckpoint& ckp
   return out;
 }
 
+at::Tensor fuse_rows_as_views(std::map<std::string, at::Tensor>& params, const std::vector<std::string>& names) {
+  std::vector<at::Tensor> parts;
+  for (const std::string& name : names) parts.push_back(params.at(name));
+  const at::Tensor fused = at::cat(parts, 0);
+  int64_t row = 0;
+  for (const std::string& name : names) {
+    at::Tensor& entry = params.at(name);
+    const int64_t rows = entry.size(0);
+    entry = fused.narrow(0, row, rows);
+    row += rows;
+  }
+  return fused;
+}
+
 }  // namespace glmh

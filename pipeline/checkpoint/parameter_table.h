@@ -29,4 +29,8 @@ std::map<std::string, at::Tensor> load_parameters(const ComponentCheckpoint& che
                                                   const c10::Device& device, c10::ScalarType dtype,
                                                   const std::map<std::string, std::string>& aliases = {});
 
+// Concatenates the named parameters along dim 0 into one tensor (one product where there were
+// several) and replaces each entry by its view of it, so no memory is doubled. Returns the fused one.
+at::Tensor fuse_rows_as_views(std::map<std::string, at::Tensor>& params, const std::vector<std::string>& names);
+
 }  // namespace glmh

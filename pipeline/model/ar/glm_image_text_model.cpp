@@ -56,17 +56,8 @@ void GlmImageTextModel::resolve_layers() {
     const std::string l = kPrefix + "layers." + std::to_string(i) + ".";
     // One [q; k; v] tensor; the table keeps q, k and v as views of it, so no memory is doubled.
     auto fuse = [&](const std::string& kind) {
-      std::vector<at::Tensor> parts;
-      for (const char* proj : {"q_proj", "k_proj", "v_proj"}) parts.push_back(p(l + "self_attn." + proj + "." + kind));
-      at::Tensor fused = at::cat(parts, 0);
-      int64_t row = 0;
-      for (const char* proj : {"q_proj", "k_proj", "v_proj"}) {
-        at::Tensor& entry = params_.at(l + "self_attn." + proj + "." + kind);
-        const int64_t rows = entry.size(0);
-        entry = fused.narrow(0, row, rows);
-        row += rows;
-      }
-      return fused;
+      const std::string a = l + "self_attn.";
+      return fuse_rows_as_views(params_, {a + "q_proj." + kind, a + "k_proj." + kind, a + "v_proj." + kind});
     };
     LayerWeights w;
     w.input_norm = p(l + "input_layernorm.weight");

@@ -28,19 +28,9 @@ constexpr const char* kFusedQkv = ".attn1.to_qkv.";
 void fuse_qkv_projections(std::map<std::string, at::Tensor>& params, int64_t layers) {
   for (int64_t i = 0; i < layers; ++i) {
     const std::string attn = "transformer_blocks." + std::to_string(i) + ".attn1.";
-    for (const char* kind : {"weight", "bias"}) {
-      std::vector<at::Tensor> parts;
-      for (const char* proj : {"to_q.", "to_k.", "to_v."}) parts.push_back(params.at(attn + proj + kind));
-      const at::Tensor fused = at::cat(parts, 0);
-      int64_t row = 0;
-      for (const char* proj : {"to_q.", "to_k.", "to_v."}) {
-        at::Tensor& entry = params.at(attn + proj + kind);
-        const int64_t rows = entry.size(0);
-        entry = fused.narrow(0, row, rows);
-        row += rows;
-      }
-      params[attn + "to_qkv." + kind] = fused;
-    }
+    for (const std::string kind : {"weight", "bias"})
+      params[attn + "to_qkv." + kind] =
+          fuse_rows_as_views(params, {attn + "to_q." + kind, attn + "to_k." + kind, attn + "to_v." + kind});
   }
 }
 
