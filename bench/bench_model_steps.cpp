@@ -1,5 +1,7 @@
 // The model's unit steps and kernels at the real shapes, timed with device synchronisation:
-//   BM_DitForward       one DiT forward (the conditional pass), the figure the single-GPU target is on
+//   BM_DitForward       one DiT forward (the conditional pass), enqueued from the host
+//   BM_DitForwardGraph  the same replayed as a CUDA graph, as the denoising loop runs it on a GPU:
+//                       the figure the single-GPU target is on
 //   BM_DitBlock         a DiT cut to its first block (embeddings and output layer included, ~1 %)
 //   BM_DitCfgStep       one CFG denoise step: two forwards and the Euler update
 //   BM_DitAttention     the joint attention of one block ([1, heads, image + text, head_dim])
@@ -33,6 +35,7 @@
 #include "pipeline/model/ar/ar_decode_graph.h"
 #include "pipeline/model/ar/ar_kv_cache.h"
 #include "pipeline/model/ar/token_sampler.h"
+#include "pipeline/model/dit/dit_forward_graph.h"
 #include "pipeline/model/dit/dit_rotary.h"
 #include "pipeline/runtime/device_sync.h"
 #include "pipeline/runtime/torch_compat.h"
@@ -132,6 +135,19 @@ void BM_DitForward(benchmark::State& state) {
   time_iterations(state, models()->device(), dit_forward_step(dit));
   report_flops(state, dit_flop(dit.config(), dit.config().num_layers));
   state.counters["image_tokens"] = double(image_tokens());
+}
+
+void BM_DitForwardGraph(benchmark::State& state) {
+  const glmh::GlmImageDiT& dit = models()->dit();
+  const auto in = std::make_shared<DitStepInputs>(*models(), dit.config());
+  if (!glmh::DitForwardGraph::supports(in->cond)) {
+    state.SkipWithError("DiT forward graphs need a CUDA device");
+    return;
+  }
+  glmh::DitForwardGraph graph;
+  graph.forward(dit, in->cond);  // the eager warm-up; time_iterations' own warm-up call captures
+  time_iterations(state, models()->device(), [&] { graph.forward(dit, in->cond); });
+  report_flops(state, dit_flop(dit.config(), dit.config().num_layers));
 }
 
 void BM_DitBlock(benchmark::State& state) {
@@ -258,6 +274,7 @@ void BM_ArDecodeAttention(benchmark::State& state) {
 }
 
 BENCHMARK(BM_DitForward)->UseManualTime()->Unit(benchmark::kMillisecond)->MinWarmUpTime(0.5);
+BENCHMARK(BM_DitForwardGraph)->UseManualTime()->Unit(benchmark::kMillisecond)->MinWarmUpTime(0.5);
 BENCHMARK(BM_DitBlock)->UseManualTime()->Unit(benchmark::kMillisecond)->MinWarmUpTime(0.2);
 BENCHMARK(BM_DitCfgStep)->UseManualTime()->Unit(benchmark::kMillisecond)->MinWarmUpTime(0.5);
 BENCHMARK(BM_DitAttention)->UseManualTime()->Unit(benchmark::kMillisecond)->MinWarmUpTime(0.2);

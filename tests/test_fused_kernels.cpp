@@ -125,6 +125,22 @@ TEST(RotaryNeoxPartial, ReferenceRotatesPairsHalfTheRotaryWidthApartAndPassesThe
   EXPECT_LT((got - want).abs().max().item<double>(), 1e-5);
 }
 
+TEST(RotaryQkIntoKvCache, ReturnsTheRotatedQueryAndWritesTheRotatedKeyAndTheValueIntoTheSlotOnly) {
+  at::manual_seed(15);
+  const int64_t q_heads = 4, kv = 2, hd = 6, rot = 4, capacity = 5;
+  const at::Tensor qkv = at::randn({1, q_heads + 2 * kv, 1, hd}), angle = at::randn({1, 1, 1, rot / 2});
+  const at::Tensor c = at::cat({angle.cos(), angle.cos()}, -1), sn = at::cat({-angle.sin(), angle.sin()}, -1);
+  const at::Tensor k_cache = at::zeros({1, kv, capacity, hd}), v_cache = at::zeros({1, kv, capacity, hd});
+  const at::Tensor slot = at::full({1}, 3, at::kLong);
+  const at::Tensor q = rotary_qk_into_kv_cache(qkv, c, sn, rot, q_heads, k_cache, v_cache, slot);
+  const at::Tensor qk = rotary_neox_partial_reference(qkv.narrow(1, 0, q_heads + kv), c, sn, rot);
+  EXPECT_TRUE(q.equal(qk.narrow(1, 0, q_heads)));
+  EXPECT_TRUE(k_cache.narrow(2, 3, 1).equal(qk.narrow(1, q_heads, kv)));
+  EXPECT_TRUE(v_cache.narrow(2, 3, 1).equal(qkv.narrow(1, q_heads + kv, kv)));
+  EXPECT_EQ(k_cache.count_nonzero().item<int64_t>(), kv * hd);  // no other slot touched
+  EXPECT_EQ(v_cache.count_nonzero().item<int64_t>(), kv * hd);
+}
+
 // ---- GPU: each kernel against its reference on the same device --------------------------------
 
 class FusedKernelsOnGpu : public ::testing::TestWithParam<at::ScalarType> {
@@ -236,6 +252,24 @@ TEST(RotaryNeoxPartialOnGpu, MatchesTheReferenceOnTheFusedQkvViewForADecodeToken
   }
 }
 
+TEST(RotaryQkIntoKvCacheOnGpu, MatchesTheReferenceOnTheFusedQkvViewAndWritesTheSameSlot) {
+  if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA device";
+  at::manual_seed(16);
+  const auto bf16 = at::TensorOptions().dtype(at::kBFloat16).device(at::kCUDA);
+  const int64_t heads = 32, kv = 2, hd = 128, rot = 64, capacity = 40;
+  const at::Tensor qkv = at::randn({1, 1, heads + 2 * kv, hd}, bf16).transpose(1, 2);
+  const at::Tensor angle = at::randn({1, 1, 1, rot / 2}, bf16);
+  const at::Tensor c = at::cat({angle.cos(), angle.cos()}, -1), sn = at::cat({-angle.sin(), angle.sin()}, -1);
+  const at::Tensor slot = at::full({1}, 17, bf16.dtype(at::kLong));
+  const at::Tensor k = at::randn({1, kv, capacity, hd}, bf16), v = at::randn({1, kv, capacity, hd}, bf16);
+  const at::Tensor k_want = k.clone(), v_want = v.clone();
+  const at::Tensor got = rotary_qk_into_kv_cache(qkv, c, sn, rot, heads, k, v, slot);
+  const at::Tensor want = rotary_qk_into_kv_cache_reference(qkv, c, sn, rot, heads, k_want, v_want, slot);
+  EXPECT_TRUE(got.equal(want));
+  EXPECT_TRUE(k.equal(k_want));
+  EXPECT_TRUE(v.equal(v_want));
+}
+
 TEST(DecodeAttentionOnGpu, MatchesTheReferenceAtEveryFillOfA2600SlotCacheAndIgnoresUnwrittenSlots) {
   if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA device";
   at::manual_seed(8);
@@ -248,12 +282,16 @@ TEST(DecodeAttentionOnGpu, MatchesTheReferenceAtEveryFillOfA2600SlotCacheAndIgno
     const at::Tensor got = decode_attention(q, k, v, count), want = decode_attention_reference(q, k, v, count);
     EXPECT_LT(relative_max_difference(got, want), 1.0 / 64) << valid << " valid keys";
   }
+  // A group that does not fill the kernel's blocks of 8 queries.
+  const at::Tensor q5 = at::randn({1, kv_heads, 5, dim}, bf16), count = at::full({1}, 1001, bf16.dtype(at::kLong));
+  EXPECT_LT(relative_max_difference(decode_attention(q5, k, v, count), decode_attention_reference(q5, k, v, count)),
+            1.0 / 64);
   // Slots past the count may hold anything, NaN included (a reused buffer): they are not read.
-  const at::Tensor count = at::full({1}, 700, bf16.dtype(at::kLong));
-  const at::Tensor clean = decode_attention(q, k, v, count);
+  const at::Tensor count700 = at::full({1}, 700, bf16.dtype(at::kLong));
+  const at::Tensor clean = decode_attention(q, k, v, count700);
   k.narrow(2, 700, capacity - 700).fill_(NAN);
   v.narrow(2, 700, capacity - 700).fill_(NAN);
-  const at::Tensor dirty = decode_attention(q, k, v, count);
+  const at::Tensor dirty = decode_attention(q, k, v, count700);
   EXPECT_TRUE(dirty.isfinite().all().item<bool>());
   EXPECT_TRUE(dirty.equal(clean));
 }

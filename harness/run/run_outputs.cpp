@@ -42,6 +42,7 @@ void write_run_json(const std::string& dir, RankContext& ctx, const CliArgs& arg
   j["cache"] = settings.cache.describe();
   j["inject"] = args.str("inject");
   j["ar_cuda_graph"] = settings.ar_cuda_graph;
+  j["dit_cuda_graph"] = settings.dit_cuda_graph;
   for (const char* key : {"prompt", "height", "width", "steps", "guidance", "seed", "reference"}) j["request"][key] = args.str(key);
   j["glmh_revision"] = git_revision();
   j["libtorch"] = torch_version();

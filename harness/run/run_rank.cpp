@@ -74,6 +74,7 @@ int run_rank_main(RankContext& ctx, const CliArgs& args, const RunSettings& sett
   options.ar_strategy = settings.strategy;
   options.fault = settings.fault;
   options.ar_cuda_graph = settings.ar_cuda_graph;
+  options.dit_cuda_graph = settings.dit_cuda_graph;
   options.cache = settings.cache;
   // Every token and step tells the rank's progress watch that the main thread moves on.
   const ProgressHook mark_progress = [&ctx](int64_t, int64_t) { ctx.note_progress(); };

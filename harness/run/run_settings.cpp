@@ -20,6 +20,8 @@ std::vector<OptionSpec> run_option_specs() {
        "a failure: throw, exit, kill, stall, freeze or perturb on RANK as STAGE begins, or after N AR tokens / "
        "denoise steps of it", ""},
       {"ar-eager", "", "AR decode step by step from the host instead of replaying a CUDA graph (for comparison)", ""},
+      {"dit-eager", "", "every DiT forward enqueued from the host instead of replaying a CUDA graph (for comparison)",
+       ""},
       {"reference", "DIR", "the single-rank run to compare with (a glmh run --world-size 1 --out DIR); "
                            "default: the matching golden of --golden, else the launcher runs it first into "
                            "OUT/reference", ""},
@@ -65,6 +67,7 @@ RunSettings run_settings_from(const CliArgs& args) {
     throw UsageError(std::string("glmh run: --cache: ") + e.what());
   }
   s.ar_cuda_graph = !args.flag("ar-eager");
+  s.dit_cuda_graph = !args.flag("dit-eager");
   s.out = args.str("out");
   s.recorded_out = args.str("recorded-out");
   if (args.given("latent-tolerance")) s.parity.latent_tolerance = args.real("latent-tolerance");

@@ -19,6 +19,7 @@ struct RunSettings {
   GlmImageFault fault = GlmImageFault::None;  // --fault: a bug upstream shipped
   FaultSpec inject;                           // --inject failure (docs/faults.md#failure-injection)
   bool ar_cuda_graph = true;
+  bool dit_cuda_graph = true;
   std::string out;                            // the run directory
   // The name `out` gets when the caller commits it (docs/reliability.md#crash-safe-outputs);
   // empty: nobody stages `out` but this run's rank 0, which then stages it itself.

@@ -78,6 +78,9 @@ struct GlmImageRunOptions {
   GlmImageFault fault = GlmImageFault::None;
   // Replay the AR decode step as a CUDA graph (on a GPU, when the AR model is not tensor-parallel).
   bool ar_cuda_graph = true;
+  // Replay the DiT forward as a CUDA graph from the second denoising step (on a GPU, where
+  // DitForwardGraph::supports the call: single rank, no block cache).
+  bool dit_cuda_graph = true;
   // Called on every rank by the denoising stage once it has cut this rank's shards, before the
   // first DiT call, with the request (whole latents and prior ids). Every rank calls it, so it
   // may be collective; it may throw RunStopped on every rank to stop the run.

@@ -10,6 +10,7 @@
 #include "pipeline/executor/request.h"
 #include "pipeline/model/ar/glm_image_image_processor.h"
 #include "pipeline/model/ar/prior_tokens.h"
+#include "pipeline/model/dit/dit_forward_graph.h"
 #include "pipeline/model/dit/dit_rotary.h"
 #include "pipeline/model/glyph/glyph_text.h"
 #include "pipeline/parallel/sequence_parallel_attention.h"
@@ -282,6 +283,13 @@ class GlmImageDenoisingStage final : public Stage {
     // CFG-parallel: CFG rank 0 evaluates the conditional branch, rank 1 the unconditional one, and
     // both combine the pair every step.
     DiTInputs* const mine = cfg_group.rank() == 0 ? &cond : &uncond;
+    // One graph per CFG branch: the branches differ in their conditioning tensors.
+    const bool graphed = o_.dit_cuda_graph && DitForwardGraph::supports(cond);
+    DitForwardGraph cond_graph, uncond_graph;
+    auto forward = [&](const DiTInputs& in) {
+      if (!graphed) return dit.forward(in);
+      return (&in == &cond ? cond_graph : uncond_graph).forward(dit, in);
+    };
     at::Tensor x = shards.latents_band;
     at::Tensor branches = cfg_group.size() > 1 ? at::empty({2, x.size(0), x.size(1), x.size(2), x.size(3)}, x.options())
                                                : at::Tensor();
@@ -297,15 +305,15 @@ class GlmImageDenoisingStage final : public Stage {
         const CfgBranch branch = cfg_group.rank() == 0 ? CfgBranch::Cond : CfgBranch::Uncond;
         if (cache && branch == CfgBranch::Uncond) cache->skip_call(CfgBranch::Cond);
         if (cache) cache->begin_call(branch);
-        cfg_group.all_gather(branches, dit.forward(*mine).to(at::kFloat).contiguous());
+        cfg_group.all_gather(branches, forward(*mine).to(at::kFloat).contiguous());
         if (cache && branch == CfgBranch::Cond) cache->skip_call(CfgBranch::Uncond);
         v = branches[1] + p.guidance * (branches[0] - branches[1]);
       } else {
         if (cache) cache->begin_next_call();
-        v = dit.forward(cond).to(at::kFloat);
+        v = forward(cond).to(at::kFloat);
         if (cfg) {
           if (cache) cache->begin_next_call();
-          const at::Tensor v_uncond = dit.forward(uncond).to(at::kFloat);
+          const at::Tensor v_uncond = forward(uncond).to(at::kFloat);
           v = v_uncond + p.guidance * (v - v_uncond);
         }
       }

@@ -26,7 +26,7 @@ at::Tensor decode_attention(const at::Tensor& q, const at::Tensor& keys, const a
 #if defined(GLMH_WITH_CUDA_KERNELS)
   const int64_t bh = q.size(0) * q.size(1), group = q.size(2), capacity = keys.size(2), dh = q.size(3);
   const bool kernel_takes = q.scalar_type() == at::kBFloat16 && keys.scalar_type() == at::kBFloat16 &&
-                            values.scalar_type() == at::kBFloat16 && dh == 128 && group <= 16 &&
+                            values.scalar_type() == at::kBFloat16 && dh == 128 &&
                             capacity <= 1024 * cuda_kernels::kDecodeKeysPerSplit &&
                             keys.is_contiguous() && values.is_contiguous() && aligned_16(keys) && aligned_16(values) &&
                             valid_keys.scalar_type() == at::kLong && valid_keys.numel() == 1 &&

@@ -53,4 +53,13 @@ void launch_rotary_neox_partial(void* out, const void* x, int64_t stride_b, int6
                                 const void* cos, const void* sin, int64_t batch, int64_t heads, int64_t seq,
                                 int64_t head_dim, int64_t rot, void* stream);
 
+// One decode token's q, k, v ([B, q_heads + 2 kv_heads, 1, hd] at strides stride_b, stride_h, unit
+// last): q rotated as above into q_out (contiguous [B, q_heads, 1, hd]), k rotated and v copied into
+// slot *slot (int64 on the device) of k_cache / v_cache (contiguous [B, kv_heads, capacity, hd]);
+// cos / sin [B, rot].
+void launch_rotary_qk_into_kv_cache(void* q_out, void* k_cache, void* v_cache, const void* qkv, int64_t stride_b,
+                                    int64_t stride_h, const void* cos, const void* sin, const int64_t* slot,
+                                    int64_t batch, int64_t q_heads, int64_t kv_heads, int64_t capacity,
+                                    int64_t head_dim, int64_t rot, void* stream);
+
 }  // namespace glmh::cuda_kernels

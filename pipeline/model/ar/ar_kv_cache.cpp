@@ -26,11 +26,6 @@ at::Tensor ArKvCache::valid_keys(int64_t n) const {
 
 at::Tensor ArKvCache::valid_keys_through(const at::Tensor& slot) const { return slot.to(at::kLong).reshape({1}) + 1; }
 
-void ArKvCache::write_slot(int64_t layer, const at::Tensor& k, const at::Tensor& v, const at::Tensor& slot) {
-  keys_[layer].index_copy_(2, slot, k);
-  values_[layer].index_copy_(2, slot, v);
-}
-
 std::pair<at::Tensor, at::Tensor> ArKvCache::append(int64_t layer, const at::Tensor& k, const at::Tensor& v) {
   const int64_t n = k.size(2);
   if (length_ + n > capacity_)

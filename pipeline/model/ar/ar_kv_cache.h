@@ -33,9 +33,9 @@ class ArKvCache {
   const at::Tensor& value_buffer(int64_t layer) const { return values_.at(layer); }
   at::Tensor valid_keys(int64_t n) const;
   // The same with the write position on the device (slot: int64 [1]), for a decode step that a
-  // CUDA graph replays: writes k, v [B, kv_heads, 1, head_dim] into `slot`; the slots up to and
-  // including it hold tokens. The host-side length() does not move.
-  void write_slot(int64_t layer, const at::Tensor& k, const at::Tensor& v, const at::Tensor& slot);
+  // CUDA graph replays: the step writes its k, v into `slot` of the buffers above
+  // (rotary_qk_into_kv_cache); the slots up to and including it hold tokens. The host-side
+  // length() does not move.
   at::Tensor valid_keys_through(const at::Tensor& slot) const;
   // Forgets every token after the first `length` (a prefilled prompt reused by another generation).
   void truncate(int64_t length);

@@ -159,12 +159,17 @@ at::Tensor GlmImageTextModel::hidden_states(const at::Tensor& input_ids, const a
     const at::Tensor qkv = decode_linear(normed, w.qkv_weight, w.qkv_bias)
                                .view({batch, seq, heads + 2 * kv_heads, hd})
                                .transpose(1, 2);
-    const at::Tensor qk = rotary_neox_partial(qkv.narrow(1, 0, heads + kv_heads), cos, sin, rot);
-    const at::Tensor q = qk.narrow(1, 0, heads);
-    at::Tensor k = qk.narrow(1, heads, kv_heads);
-    at::Tensor v = qkv.narrow(1, heads + kv_heads, kv_heads);
-    if (device_slot) cache->write_slot(i, k, v, decode_slot);
-    else if (cache) std::tie(k, v) = cache->append(i, k, v);
+    at::Tensor q, k, v;
+    if (device_slot) {
+      // A decode step: q rotated, k rotated and v into the cache slot, in one step.
+      q = rotary_qk_into_kv_cache(qkv, cos, sin, rot, heads, cache->key_buffer(i), cache->value_buffer(i), decode_slot);
+    } else {
+      const at::Tensor qk = rotary_neox_partial(qkv.narrow(1, 0, heads + kv_heads), cos, sin, rot);
+      q = qk.narrow(1, 0, heads);
+      k = qk.narrow(1, heads, kv_heads);
+      v = qkv.narrow(1, heads + kv_heads, kv_heads);
+      if (cache) std::tie(k, v) = cache->append(i, k, v);
+    }
     at::Tensor attn;
     if (decode) {
       // One query per head: the `group` query heads that share a KV head become that KV head's

@@ -1,0 +1,51 @@
+#include "pipeline/model/dit/dit_forward_graph.h"
+
+#include <ATen/ATen.h>
+
+#include <stdexcept>
+
+namespace glmh {
+
+bool DitForwardGraph::supports(const DiTInputs& in) {
+  const bool single_rank = in.parallel == nullptr || (in.parallel->tp == nullptr && in.parallel->sp == nullptr);
+  return CudaGraph::available(in.latents.device()) && single_rank && in.block_cache == nullptr &&
+         in.kv_cache_mode != DitKvCacheMode::kWrite;
+}
+
+std::vector<const void*> DitForwardGraph::fixed_inputs(const GlmImageDiT& dit, const DiTInputs& in) {
+  auto address = [](const at::Tensor& t) -> const void* { return t.defined() ? t.data_ptr() : nullptr; };
+  return {&dit,
+          address(in.glyph_embeds),
+          address(in.prior_token_id),
+          address(in.prior_token_drop),
+          address(in.target_size),
+          address(in.crop_coords),
+          address(in.rotary_cos),
+          address(in.rotary_sin),
+          in.kv_cache,
+          reinterpret_cast<const void*>(static_cast<intptr_t>(in.kv_cache_mode))};
+}
+
+at::Tensor DitForwardGraph::forward(const GlmImageDiT& dit, const DiTInputs& in) {
+  if (!supports(in)) throw std::logic_error("DitForwardGraph: these DiT inputs cannot be captured (see supports)");
+  if (calls_++ == 0) return dit.forward(in);
+  if (!graph_.captured()) {
+    latents_ = in.latents.clone();
+    timestep_ = in.timestep.clone();
+    fixed_ = fixed_inputs(dit, in);
+    DiTInputs captured = in;
+    captured.latents = latents_;
+    captured.timestep = timestep_;
+    graph_.capture(in.latents.device(), [&] { output_ = dit.forward(captured); });
+  } else {
+    if (fixed_inputs(dit, in) != fixed_ || !in.latents.sizes().equals(latents_.sizes()) ||
+        in.latents.scalar_type() != latents_.scalar_type() || !in.timestep.sizes().equals(timestep_.sizes()))
+      throw std::logic_error("DitForwardGraph: called with other conditioning or shapes than it captured");
+    latents_.copy_(in.latents);
+    timestep_.copy_(in.timestep);
+  }
+  graph_.replay();
+  return output_.clone();  // the next replay rewrites output_
+}
+
+}  // namespace glmh
