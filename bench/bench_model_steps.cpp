@@ -140,7 +140,7 @@ void BM_DitForward(benchmark::State& state) {
 void BM_DitForwardGraph(benchmark::State& state) {
   const glmh::GlmImageDiT& dit = models()->dit();
   const auto in = std::make_shared<DitStepInputs>(*models(), dit.config());
-  if (!glmh::DitForwardGraph::supports(in->cond)) {
+  if (!glmh::DitForwardGraph::supports(in->cond, models()->device())) {
     state.SkipWithError("DiT forward graphs need a CUDA device");
     return;
   }

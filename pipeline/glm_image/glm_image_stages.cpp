@@ -284,7 +284,7 @@ class GlmImageDenoisingStage final : public Stage {
     // both combine the pair every step.
     DiTInputs* const mine = cfg_group.rank() == 0 ? &cond : &uncond;
     // One graph per CFG branch: the branches differ in their conditioning tensors.
-    const bool graphed = o_.dit_cuda_graph && DitForwardGraph::supports(cond);
+    const bool graphed = o_.dit_cuda_graph && DitForwardGraph::supports(cond, device);
     DitForwardGraph cond_graph, uncond_graph;
     auto forward = [&](const DiTInputs& in) {
       if (!graphed) return dit.forward(in);

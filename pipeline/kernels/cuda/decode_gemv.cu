@@ -11,7 +11,11 @@ namespace glmh::cuda_kernels {
 namespace {
 
 constexpr int kWarps = 8;
-constexpr int kUnroll = 4;  // 16-byte loads per row in flight per lane
+constexpr int kUnroll = 3;  // 16-byte loads per row in flight per lane
+// Three resident blocks per SM (<= 85 registers a thread): 396 on an H200, so that the q/k/v
+// (288 blocks), output (256) and down (256) products of the 9 B model run in one wave. With two,
+// the q/k/v product's last 24 blocks ran alone, on 24 of the 132 SMs.
+constexpr int kBlocksPerSm = 3;
 
 __device__ __forceinline__ float dot8(const uint4& w, const float* x) {
   const __nv_bfloat162* pairs = reinterpret_cast<const __nv_bfloat162*>(&w);
@@ -42,7 +46,7 @@ __device__ __forceinline__ void load_weight_batch(const uint4* w0, const uint4* 
 // Each warp computes rows r0 and r1; plain: r0 = 2 w, r1 = 2 w + 1; gated: gate row w, up row w + F.
 // The weights' first batch is loaded before waiting for the preceding kernel (they do not depend
 // on it), and every later batch while the one before is being summed.
-__global__ void __launch_bounds__(kWarps * 32)
+__global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm)
     decode_gemv_kernel(__nv_bfloat16* y, const __nv_bfloat16* x, const __nv_bfloat16* weight,
                        const __nv_bfloat16* bias, int64_t n, int k, int64_t gated_rows) {
   extern __shared__ __align__(16) __nv_bfloat16 x_s[];
@@ -61,18 +65,22 @@ __global__ void __launch_bounds__(kWarps * 32)
 
   wait_for_preceding_kernel();
   allow_dependent_launch();
-  // x into shared memory, its loads issued together (k <= 16384: at most 8 per thread).
-  constexpr int kMaxXLoads = 16384 / 8 / (kWarps * 32);
-  uint4 xv[kMaxXLoads];
+  // x into shared memory (k <= 16384: at most 8 loads per thread), four loads issued together per
+  // round: all eight at once would not fit the register budget beside the weights.
+  constexpr int kXLoadsPerRound = 4, kXRounds = 16384 / 8 / (kWarps * 32) / kXLoadsPerRound;
 #pragma unroll
-  for (int j = 0; j < kMaxXLoads; ++j) {
-    const int c = threadIdx.x + j * kWarps * 32;
-    if (c < chunks) xv[j] = reinterpret_cast<const uint4*>(x)[c];
-  }
+  for (int round = 0; round < kXRounds; ++round) {
+    uint4 xv[kXLoadsPerRound];
 #pragma unroll
-  for (int j = 0; j < kMaxXLoads; ++j) {
-    const int c = threadIdx.x + j * kWarps * 32;
-    if (c < chunks) reinterpret_cast<uint4*>(x_s)[c] = xv[j];
+    for (int j = 0; j < kXLoadsPerRound; ++j) {
+      const int c = threadIdx.x + (round * kXLoadsPerRound + j) * kWarps * 32;
+      if (c < chunks) xv[j] = reinterpret_cast<const uint4*>(x)[c];
+    }
+#pragma unroll
+    for (int j = 0; j < kXLoadsPerRound; ++j) {
+      const int c = threadIdx.x + (round * kXLoadsPerRound + j) * kWarps * 32;
+      if (c < chunks) reinterpret_cast<uint4*>(x_s)[c] = xv[j];
+    }
   }
   __syncthreads();
   if (!has_rows) return;

@@ -6,9 +6,9 @@
 
 namespace glmh {
 
-bool DitForwardGraph::supports(const DiTInputs& in) {
+bool DitForwardGraph::supports(const DiTInputs& in, const c10::Device& device) {
   const bool single_rank = in.parallel == nullptr || (in.parallel->tp == nullptr && in.parallel->sp == nullptr);
-  return CudaGraph::available(in.latents.device()) && single_rank && in.block_cache == nullptr &&
+  return CudaGraph::available(device) && single_rank && in.block_cache == nullptr &&
          in.kv_cache_mode != DitKvCacheMode::kWrite;
 }
 
@@ -27,7 +27,7 @@ std::vector<const void*> DitForwardGraph::fixed_inputs(const GlmImageDiT& dit, c
 }
 
 at::Tensor DitForwardGraph::forward(const GlmImageDiT& dit, const DiTInputs& in) {
-  if (!supports(in)) throw std::logic_error("DitForwardGraph: these DiT inputs cannot be captured (see supports)");
+  if (!supports(in, in.latents.device())) throw std::logic_error("DitForwardGraph: these DiT inputs cannot be captured (see supports)");
   if (calls_++ == 0) return dit.forward(in);
   if (!graph_.captured()) {
     latents_ = in.latents.clone();

@@ -17,10 +17,10 @@ namespace glmh {
 
 class DitForwardGraph {
  public:
-  // Whether the forward of `inputs` can be captured: a CUDA build and device, a single rank (the
-  // TP / SP collectives are not captured), no block cache (its decisions are made on the host)
-  // and no reference-KV write.
-  static bool supports(const DiTInputs& inputs);
+  // Whether a forward of `inputs` on `device` can be captured: a CUDA build and device, a single
+  // rank (the TP / SP collectives are not captured), no block cache (its decisions are made on
+  // the host) and no reference-KV write. The latents need not be set yet.
+  static bool supports(const DiTInputs& inputs, const c10::Device& device);
 
   // dit.forward(inputs): eagerly on the first call (the warm-up a capture needs), captured on the
   // second and replayed from then on, each time with this call's latents and timestep. Every
