@@ -10,12 +10,14 @@ namespace glmh::cuda_kernels {
 
 namespace {
 
-constexpr int kWarps = 8;
-constexpr int kUnroll = 3;  // 16-byte loads per row in flight per lane
-// Three resident blocks per SM (<= 85 registers a thread): 396 on an H200, so that the q/k/v
-// (288 blocks), output (256) and down (256) products of the 9 B model run in one wave. With two,
-// the q/k/v product's last 24 blocks ran alone, on 24 of the 132 SMs.
-constexpr int kBlocksPerSm = 3;
+#ifndef GLMH_GEMV_UNROLL
+#define GLMH_GEMV_UNROLL 4
+#endif
+#ifndef GLMH_GEMV_WARPS
+#define GLMH_GEMV_WARPS 8
+#endif
+constexpr int kWarps = GLMH_GEMV_WARPS;
+constexpr int kUnroll = GLMH_GEMV_UNROLL;  // 16-byte loads per row in flight per lane
 
 __device__ __forceinline__ float dot8(const uint4& w, const float* x) {
   const __nv_bfloat162* pairs = reinterpret_cast<const __nv_bfloat162*>(&w);
@@ -46,7 +48,7 @@ __device__ __forceinline__ void load_weight_batch(const uint4* w0, const uint4* 
 // Each warp computes rows r0 and r1; plain: r0 = 2 w, r1 = 2 w + 1; gated: gate row w, up row w + F.
 // The weights' first batch is loaded before waiting for the preceding kernel (they do not depend
 // on it), and every later batch while the one before is being summed.
-__global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm)
+__global__ void __launch_bounds__(kWarps * 32)
     decode_gemv_kernel(__nv_bfloat16* y, const __nv_bfloat16* x, const __nv_bfloat16* weight,
                        const __nv_bfloat16* bias, int64_t n, int k, int64_t gated_rows) {
   extern __shared__ __align__(16) __nv_bfloat16 x_s[];
