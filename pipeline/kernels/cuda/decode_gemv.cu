@@ -10,14 +10,11 @@ namespace glmh::cuda_kernels {
 
 namespace {
 
-#ifndef GLMH_GEMV_UNROLL
-#define GLMH_GEMV_UNROLL 4
-#endif
-#ifndef GLMH_GEMV_WARPS
-#define GLMH_GEMV_WARPS 8
-#endif
-constexpr int kWarps = GLMH_GEMV_WARPS;
-constexpr int kUnroll = GLMH_GEMV_UNROLL;  // 16-byte loads per row in flight per lane
+// Two resident blocks per SM (94 registers a thread). Three (unroll 3, <= 80 registers), which
+// would have put the q/k/v product's 288 blocks in one wave, measured slower: 5.26 against 5.15 ms
+// per token (reports/gpu/20261201-h200x1-decode).
+constexpr int kWarps = 8;
+constexpr int kUnroll = 4;  // 16-byte loads per row in flight per lane
 
 __device__ __forceinline__ float dot8(const uint4& w, const float* x) {
   const __nv_bfloat162* pairs = reinterpret_cast<const __nv_bfloat162*>(&w);
