@@ -9,6 +9,7 @@
 
 #include "pipeline/checkpoint/safetensors.h"
 #include "pipeline/kernels/head_norm_rotary.h"
+#include "pipeline/model/dit/dit_forward_graph.h"
 #include "pipeline/model/dit/dit_rotary.h"
 #include "pipeline/model/dit/glm_image_dit.h"
 
@@ -146,6 +147,42 @@ TEST(GlmImageDiT, TheRotaryTableCanBePassedIn) {
   EXPECT_TRUE(at::equal(implicit, dit.forward(in)));
   in.rotary_sin = at::zeros_like(in.rotary_sin);  // a wrong table must change the result
   EXPECT_FALSE(at::allclose(implicit, dit.forward(in)));
+}
+
+TEST(DitForwardGraph, IsRefusedOffACudaDevice) {
+  at::manual_seed(20);
+  const auto c = tiny();
+  const GlmImageDiT dit = random_dit(c);
+  const DiTInputs in = inputs(c, 4, 4);
+  EXPECT_FALSE(DitForwardGraph::supports(in, in.latents.device()));
+  DitForwardGraph graph;
+  EXPECT_THROW(graph.forward(dit, in), std::logic_error);
+}
+
+// The denoising loop's use: the same conditioning every step, new latents and timestep. Each
+// replay must give what the eager forward gives for that step's inputs, bit for bit.
+TEST(DitForwardGraph, ReplaysGiveTheEagerForwardOfEachStepsLatentsAndTimestep) {
+  if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA device";
+  at::manual_seed(21);
+  const auto c = tiny();
+  std::map<std::string, at::Tensor> w;
+  for (const auto& [name, shape] : dit_parameter_shapes(c)) w[name] = (at::randn(shape) * 0.2).to(at::kCUDA);
+  const GlmImageDiT dit = GlmImageDiT::from_tensors(c, w);
+  DiTInputs in = inputs(c, 4, 6);
+  for (at::Tensor* t : {&in.glyph_embeds, &in.prior_token_id, &in.prior_token_drop, &in.target_size, &in.crop_coords})
+    *t = t->to(at::kCUDA);
+  const auto f32 = at::TensorOptions().dtype(at::kFloat).device(at::kCUDA);
+  ASSERT_TRUE(DitForwardGraph::supports(in, f32.device()));
+  DitForwardGraph graph;
+  for (int step = 0; step < 4; ++step) {  // eager, capture, two replays
+    in.latents = at::randn({1, c.in_channels, 4, 6}, f32);
+    in.timestep = at::full({1}, 900.0 - 100.0 * step, f32);
+    const at::Tensor got = graph.forward(dit, in);
+    EXPECT_TRUE(got.equal(dit.forward(in))) << "step " << step;
+  }
+  DiTInputs other = in;
+  other.glyph_embeds = in.glyph_embeds.clone();
+  EXPECT_THROW(graph.forward(dit, other), std::logic_error);
 }
 
 }  // namespace
