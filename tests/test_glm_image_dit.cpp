@@ -172,6 +172,11 @@ TEST(DitForwardGraph, ReplaysGiveTheEagerForwardOfEachStepsLatentsAndTimestep) {
   for (at::Tensor* t : {&in.glyph_embeds, &in.prior_token_id, &in.prior_token_drop, &in.target_size, &in.crop_coords})
     *t = t->to(at::kCUDA);
   const auto f32 = at::TensorOptions().dtype(at::kFloat).device(at::kCUDA);
+  // Without the rotary rows the forward would build them on the host: not capturable.
+  EXPECT_FALSE(DitForwardGraph::supports(in, f32.device()));
+  std::tie(in.rotary_cos, in.rotary_sin) = get_freqs_cis(2, 3, c.attention_head_dim);
+  in.rotary_cos = in.rotary_cos.to(at::kCUDA);
+  in.rotary_sin = in.rotary_sin.to(at::kCUDA);
   ASSERT_TRUE(DitForwardGraph::supports(in, f32.device()));
   DitForwardGraph graph;
   for (int step = 0; step < 4; ++step) {  // eager, capture, two replays

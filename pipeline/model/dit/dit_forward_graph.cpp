@@ -8,7 +8,11 @@ namespace glmh {
 
 bool DitForwardGraph::supports(const DiTInputs& in, const c10::Device& device) {
   const bool single_rank = in.parallel == nullptr || (in.parallel->tp == nullptr && in.parallel->sp == nullptr);
-  return CudaGraph::available(device) && single_rank && in.block_cache == nullptr &&
+  // Without the rotary rows the forward builds them on the host and copies them over, which a
+  // capture refuses.
+  const bool rotary_on_device = in.rotary_cos.defined() && in.rotary_sin.defined() &&
+                                in.rotary_cos.device() == device && in.rotary_sin.device() == device;
+  return CudaGraph::available(device) && single_rank && rotary_on_device && in.block_cache == nullptr &&
          in.kv_cache_mode != DitKvCacheMode::kWrite;
 }
 
