@@ -48,9 +48,8 @@ __global__ void __launch_bounds__(kThreads)
   static_assert(kQueries * kHeadDim / 8 == kThreads, "one 16-byte query vector per thread");
   const uint4 zero = make_uint4(0, 0, 0, 0);
   const int q_row = t / (kHeadDim / 8), q_col = (t % (kHeadDim / 8)) * 8;
-  const uint4 qv = q_row < queries
-                       ? *reinterpret_cast<const uint4*>(q + (int64_t(head) * group + first_query + q_row) * kHeadDim + q_col)
-                       : zero;
+  const __nv_bfloat16* q_rows = q + (int64_t(head) * group + first_query) * kHeadDim;
+  const uint4 qv = q_row < queries ? *reinterpret_cast<const uint4*>(q_rows + q_row * kHeadDim + q_col) : zero;
   uint4 kv[kKvVectors], vv[kKvVectors];
   const __nv_bfloat16* k_rows = keys + (int64_t(head) * capacity + first_key) * kHeadDim;
   const __nv_bfloat16* v_rows = values + (int64_t(head) * capacity + first_key) * kHeadDim;

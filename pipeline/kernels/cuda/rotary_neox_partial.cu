@@ -9,9 +9,9 @@ namespace glmh::cuda_kernels {
 
 namespace {
 
-// Element d of a head row after the rotation (`angle` indexes cos / sin [., rot]).
-__device__ __forceinline__ __nv_bfloat16 rotated_element(const __nv_bfloat16* row, int d, int rot, const __nv_bfloat16* cos,
-                                                         const __nv_bfloat16* sin) {
+// Element d of a head row after the rotation, with cos / sin the row's [rot] angles.
+__device__ __forceinline__ __nv_bfloat16 rotated_element(const __nv_bfloat16* row, int d, int rot,
+                                                         const __nv_bfloat16* cos, const __nv_bfloat16* sin) {
   if (d >= rot) return row[d];
   const int half = rot / 2;
   const float r = to_float(row[d]), swapped = to_float(row[d < half ? d + half : d - half]);

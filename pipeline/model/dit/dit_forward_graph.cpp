@@ -31,7 +31,8 @@ std::vector<const void*> DitForwardGraph::fixed_inputs(const GlmImageDiT& dit, c
 }
 
 at::Tensor DitForwardGraph::forward(const GlmImageDiT& dit, const DiTInputs& in) {
-  if (!supports(in, in.latents.device())) throw std::logic_error("DitForwardGraph: these DiT inputs cannot be captured (see supports)");
+  if (!supports(in, in.latents.device()))
+    throw std::logic_error("DitForwardGraph: these DiT inputs cannot be captured (see supports)");
   if (calls_++ == 0) return dit.forward(in);
   if (!graph_.captured()) {
     latents_ = in.latents.clone();
