@@ -102,6 +102,37 @@ TEST_F(BenchCommand, ProfiledStepsAreBrokenDownPerLayoutBesideTheSingleRankStep)
   EXPECT_TRUE(contains(read_text(out + "/report.html"), "Denoise step breakdown per layout"));
 }
 
+// A bench split over two invocations (a GPU lent in calls of bounded length), merged by glmh report:
+// one report whose cfg2 row has its speedup over the first invocation's single-rank run.
+TEST_F(BenchCommand, TwoRunsMergeIntoOneReportWithSpeedupsAcrossThem) {
+  const std::string scenarios = write("m.csv",
+                                      "name,height,width,steps,world_size,cfg\n"
+                                      "single,64,96,3,1,1\n"
+                                      "cfg2,64,96,3,2,2\n");
+  const std::string first = dir_.path() + "/first", second = dir_.path() + "/second", merged = dir_.path() + "/merged";
+  for (const auto& [filter, out] : {std::pair{"^single$", first}, std::pair{"^cfg2$", second}}) {
+    const auto r = testing::run_process({GLMH_BINARY, "bench", "--scenarios", scenarios, "--filter", filter, "--repeat",
+                                         "1", "--warmup", "0", "--out", out},
+                                        std::chrono::seconds(300));
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+  }
+  EXPECT_FALSE(contains(read_text(first + "/results.csv"), "cfg2,")) << "the first run has no layout of its own";
+  auto r = testing::run_process({GLMH_BINARY, "report", first, second, "--out", merged});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(contains(read_text(merged + "/results.csv"), "cfg2,speedup,speedup:glm_image.denoising,"));
+  const std::string summary = read_text(merged + "/summary.md");
+  EXPECT_TRUE(contains(summary, "(merged from 2 runs)")) << summary;
+  EXPECT_TRUE(contains(summary, "| merged from |")) << summary;
+
+  r = testing::run_process({GLMH_BINARY, "report", first, first, "--out", dir_.path() + "/twice"});
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(contains(r.output, "'single' is in both")) << r.output;
+  EXPECT_FALSE(posix_fs::exists(dir_.path() + "/twice")) << "nothing written on a refused merge";
+  r = testing::run_process({GLMH_BINARY, "report", first, second});
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(contains(r.output, "needs --out DIR")) << r.output;
+}
+
 TEST_F(BenchCommand, RefusesWhenNothingCanBeTimed) {
   const std::string scenarios = write("f.csv", "name,sp,ring,fault\nf,2,2,ring-prefix-no-rotate\n");
   const auto r = testing::run_process({GLMH_BINARY, "bench", "--scenarios", scenarios, "--out", dir_.path() + "/x"});

@@ -78,6 +78,13 @@ void add_speedups(std::vector<ScenarioOutcome>& outcomes) {
   }
 }
 
+bool is_speedup_figure(const std::string& name) {
+  for (const char* made : {"speedup:glm_image.denoising", "efficiency:glm_image.denoising", "speedup:end_to_end",
+                           "efficiency:end_to_end", "amdahl:end_to_end"})
+    if (name == made) return true;
+  return name.rfind(breakdown_difference_figure(""), 0) == 0;
+}
+
 double denoising_seconds(const ScenarioOutcome& o) {
   if (o.has_figure("glm_image.denoising:p50")) return o.figure("glm_image.denoising:p50");
   for (const auto& [stage, seconds] : o.stage_seconds)

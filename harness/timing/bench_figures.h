@@ -25,6 +25,8 @@ std::string breakdown_difference_figure(const std::string& part);
 // the Amdahl bound: only the denoising shrinks with more ranks; with step breakdowns on both, each
 // part's difference to the single-rank step.
 void add_speedups(std::vector<ScenarioOutcome>& outcomes);
+// Whether add_speedups made the figure `name` (one relative to another scenario of the run).
+bool is_speedup_figure(const std::string& name);
 
 // The denoising stage's time: the timed median when there is one, else the checked run's.
 double denoising_seconds(const ScenarioOutcome& outcome);
