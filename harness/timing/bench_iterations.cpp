@@ -42,12 +42,14 @@ std::vector<double> per_rank(RankContext& ctx, double mine) {
   return max_over_ranks(ctx, slots);
 }
 
-// One more iteration with denoise steps 2 .. 1 + settings.profile_steps under the profiler: the
-// device is drained before the profiler starts and before it stops, so the trace holds those steps
-// alone. Every rank's trace reaches rank 0, which reads the breakdowns from them.
+// One more iteration with denoise steps 3 .. 2 + settings.profile_steps under the profiler: the
+// first step warms handles and caches, the second captures the DiT's CUDA graph where one is used
+// (docs/performance.md#cuda-graphs); neither is a step like the others. The device is drained
+// before the profiler starts and before it stops, so the trace holds those steps alone. Every
+// rank's trace reaches rank 0, which reads the breakdowns from them.
 StepProfile profile_denoise_steps(RankContext& ctx, const std::shared_ptr<GlmImageModels>& models,
                                   const Request& request, GlmImageRunOptions options, int profile_steps) {
-  constexpr int64_t kFirst = 1;  // steps done when recording starts: the first step is left out
+  constexpr int64_t kFirst = 2;  // steps done when recording starts
   StepProfiler profiler(ctx.device());
   std::string trace, error;
   int64_t recorded_steps = 0;
@@ -71,7 +73,7 @@ StepProfile profile_denoise_steps(RankContext& ctx, const std::shared_ptr<GlmIma
   GlmImageStageSet pipeline = make_glm_image_stages(models, options);
   Request r = request;
   ParallelExecutor(ctx).execute(pipeline.stages, r);
-  if (trace.empty() && error.empty()) error = "a profile needs at least 2 denoise steps";
+  if (trace.empty() && error.empty()) error = "a profile needs at least 3 denoise steps";
 
   StepProfile out;
   const std::vector<std::string> traces = gather_strings(ctx.group(GroupKind::World), trace);
