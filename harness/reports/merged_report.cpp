@@ -15,19 +15,6 @@ const char* const kSameFacts[] = {"glmh revision", "libtorch", "host / cpu", "NC
 // Facts that are lists over the scenarios: their union.
 const char* const kUnionFacts[] = {"devices", "backends", "world sizes"};
 
-std::set<std::string> split_list(const std::string& list) {
-  std::set<std::string> items;
-  size_t start = 0;
-  while (start <= list.size()) {
-    const size_t comma = list.find(", ", start);
-    const std::string item = list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    if (!item.empty() && item != "none ran") items.insert(item);
-    if (comma == std::string::npos) break;
-    start = comma + 2;
-  }
-  return items;
-}
-
 }  // namespace
 
 MergedReport merge_reports(const std::vector<ReportToMerge>& reports, const std::string& run_id) {
@@ -54,7 +41,7 @@ MergedReport merge_reports(const std::vector<ReportToMerge>& reports, const std:
                             " ran " + first.context.scenario_file);
     for (const char* fact : kUnionFacts) {
       const auto it = r.context.facts.find(fact);
-      if (it != r.context.facts.end()) unions[fact].merge(split_list(it->second));
+      if (it != r.context.facts.end()) unions[fact].merge(fact_list_items(it->second));
     }
     for (ScenarioOutcome o : r.outcomes) {
       const auto [at, fresh] = scenario_report.emplace(o.scenario.name, r.name);
@@ -68,11 +55,7 @@ MergedReport merge_reports(const std::vector<ReportToMerge>& reports, const std:
     }
     ids += (ids.empty() ? "" : ", ") + r.context.run_id;
   }
-  for (const auto& [fact, items] : unions) {
-    std::string joined;
-    for (const auto& item : items) joined += (joined.empty() ? "" : ", ") + item;
-    merged.context.facts[fact] = joined.empty() ? "none ran" : joined;
-  }
+  for (const auto& [fact, items] : unions) merged.context.facts[fact] = fact_list(items);
   merged.context.facts["merged from"] = ids;
   merged.context.title = first.context.title + " (merged from " + std::to_string(reports.size()) + " runs)";
   add_speedups(merged.outcomes);

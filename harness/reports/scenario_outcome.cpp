@@ -83,6 +83,25 @@ double number_from(const nlohmann::json& j, const std::string& where) {
 
 }  // namespace
 
+std::string fact_list(const std::set<std::string>& items) {
+  std::string joined;
+  for (const auto& item : items) joined += (joined.empty() ? "" : ", ") + item;
+  return joined.empty() ? "none ran" : joined;
+}
+
+std::set<std::string> fact_list_items(const std::string& fact) {
+  std::set<std::string> items;
+  size_t start = 0;
+  while (start <= fact.size()) {
+    const size_t comma = fact.find(", ", start);
+    const std::string item = fact.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (!item.empty() && item != "none ran") items.insert(item);
+    if (comma == std::string::npos) break;
+    start = comma + 2;
+  }
+  return items;
+}
+
 std::string report_data_json(const ReportContext& context, const std::vector<ScenarioOutcome>& outcomes) {
   nlohmann::json j;
   j["schema_version"] = 1;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <map>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -58,6 +59,11 @@ struct ReportContext {
   // recorded inside it are found again (harness/reports/report_paths.h).
   std::string written_to;
 };
+
+// A ReportContext fact that lists values over the scenarios ("devices", "backends", ...): the
+// values joined with ", ", or "none ran"; and back again, as merging reports needs.
+std::string fact_list(const std::set<std::string>& items);
+std::set<std::string> fact_list_items(const std::string& fact);
 
 // Everything a report is made from, as JSON (outcomes.json in a report directory), so that
 // glmh report can render the report files again.

@@ -125,14 +125,9 @@ ReportContext scenario_report_context(const std::string& title, const std::strin
     } catch (const std::exception&) {
     }
   }
-  auto join = [](const std::set<std::string>& s) {
-    std::string out;
-    for (const auto& x : s) out += (out.empty() ? "" : ", ") + x;
-    return out.empty() ? std::string("none ran") : out;
-  };
-  c.facts["devices"] = join(devices);
-  c.facts["backends"] = join(backends);
-  c.facts["world sizes"] = join(worlds);
+  c.facts["devices"] = fact_list(devices);
+  c.facts["backends"] = fact_list(backends);
+  c.facts["world sizes"] = fact_list(worlds);
   return c;
 }
 

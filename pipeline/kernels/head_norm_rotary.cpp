@@ -43,10 +43,8 @@ at::Tensor head_norm_rotary(const at::Tensor& x, int64_t text_len, const at::Ten
     TORCH_CHECK(c.size(0) == s - text_len && c.size(1) == 64 && sn.sizes() == c.sizes(),
                 "head_norm_rotary: cos / sin must be [S - text_len, 64]");
     at::Tensor out = at::empty({b, s, h, 128}, x.options());
-    using cuda_kernels::KernelDtype;
-    cuda_kernels::launch_head_norm_rotary(dtype == at::kBFloat16 ? KernelDtype::BFloat16 : KernelDtype::Float32,
-                                          out.data_ptr(), x.data_ptr(), rs, c.data_ptr<float>(), sn.data_ptr<float>(),
-                                          b, s, h, text_len, float(eps), current_stream_of(x));
+    cuda_kernels::launch_head_norm_rotary(kernel_dtype(x), out.data_ptr(), x.data_ptr(), rs, c.data_ptr<float>(),
+                                          sn.data_ptr<float>(), b, s, h, text_len, float(eps), current_stream_of(x));
     return out;
   }
 #endif

@@ -8,6 +8,10 @@
 
 #include <cstdint>
 
+#if defined(GLMH_WITH_CUDA_KERNELS)
+#include "pipeline/kernels/cuda/launchers.h"
+#endif
+
 namespace glmh {
 
 // True when `t` is on a CUDA device, this build has the kernels and they are not disabled.
@@ -22,5 +26,12 @@ int64_t aligned_token_row_stride(const at::Tensor& t);
 
 // The current CUDA stream of `t`'s device, as the launchers take it.
 void* current_stream_of(const at::Tensor& t);
+
+#if defined(GLMH_WITH_CUDA_KERNELS)
+// The launchers' element type of `t`, which the caller has checked is bf16 or fp32.
+inline cuda_kernels::KernelDtype kernel_dtype(const at::Tensor& t) {
+  return t.scalar_type() == at::kBFloat16 ? cuda_kernels::KernelDtype::BFloat16 : cuda_kernels::KernelDtype::Float32;
+}
+#endif
 
 }  // namespace glmh

@@ -1,7 +1,8 @@
 // The CUDA kernels' launchers, free of torch headers so that nvcc compiles only the kernels. Each
 // takes raw device pointers of an already checked layout (the checks and the ATen reference are
 // in the .cpp of the same name one folder up) and enqueues on `stream` (a cudaStream_t), with no
-// host synchronisation. Element types: kernel_dtype below.
+// host synchronisation. Element types: KernelDtype (kernel_dtype() in
+// ../kernel_dispatch.h maps a tensor to it).
 #pragma once
 
 #include <cstdint>

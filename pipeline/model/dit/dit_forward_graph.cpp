@@ -33,21 +33,22 @@ std::vector<const void*> DitForwardGraph::fixed_inputs(const GlmImageDiT& dit, c
 at::Tensor DitForwardGraph::forward(const GlmImageDiT& dit, const DiTInputs& in) {
   if (!supports(in, in.latents.device()))
     throw std::logic_error("DitForwardGraph: these DiT inputs cannot be captured (see supports)");
-  if (calls_++ == 0) return dit.forward(in);
-  if (!graph_.captured()) {
+  if (!latents_.defined()) {  // first call: the buffers the capture will read, and the eager warm-up
     latents_ = in.latents.clone();
     timestep_ = in.timestep.clone();
+    return dit.forward(in);
+  }
+  if (!in.latents.sizes().equals(latents_.sizes()) || in.latents.scalar_type() != latents_.scalar_type() ||
+      !in.timestep.sizes().equals(timestep_.sizes()) || (graph_.captured() && fixed_inputs(dit, in) != fixed_))
+    throw std::logic_error("DitForwardGraph: called with other conditioning or shapes than it captured");
+  latents_.copy_(in.latents);
+  timestep_.copy_(in.timestep);
+  if (!graph_.captured()) {
     fixed_ = fixed_inputs(dit, in);
     DiTInputs captured = in;
     captured.latents = latents_;
     captured.timestep = timestep_;
     graph_.capture(in.latents.device(), [&] { output_ = dit.forward(captured); });
-  } else {
-    if (fixed_inputs(dit, in) != fixed_ || !in.latents.sizes().equals(latents_.sizes()) ||
-        in.latents.scalar_type() != latents_.scalar_type() || !in.timestep.sizes().equals(timestep_.sizes()))
-      throw std::logic_error("DitForwardGraph: called with other conditioning or shapes than it captured");
-    latents_.copy_(in.latents);
-    timestep_.copy_(in.timestep);
   }
   graph_.replay();
   return output_.clone();  // the next replay rewrites output_

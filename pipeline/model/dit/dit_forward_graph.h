@@ -7,7 +7,6 @@
 
 #include <ATen/core/Tensor.h>
 
-#include <cstdint>
 #include <vector>
 
 #include "pipeline/model/dit/glm_image_dit.h"
@@ -33,7 +32,6 @@ class DitForwardGraph {
   // What the capture read besides the latents and the timestep: model and tensor addresses.
   static std::vector<const void*> fixed_inputs(const GlmImageDiT& dit, const DiTInputs& inputs);
 
-  int64_t calls_ = 0;
   CudaGraph graph_;  // declared first: destroyed after the tensors from its pool
   std::vector<const void*> fixed_;
   at::Tensor latents_, timestep_, output_;
