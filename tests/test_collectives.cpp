@@ -1,12 +1,15 @@
 // Every collective the runtime uses, on every group of several layouts (2, 3 and 4 ranks as
 // threads, Gloo), against closed-form expected values (harness/collective_selftest.cpp); and
-// the selftest itself catches a communicator that talks to the wrong peers.
+// the selftest itself catches a communicator that talks to the wrong peers. On a GPU, NCCL
+// collectives captured in a CUDA graph.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
 #include <numeric>
 
 #include "harness/checks/collective_selftest.h"
+#include "pipeline/runtime/cuda_graph.h"
+#include "tests/temp_dir.h"
 #include "tests/thread_ranks.h"
 
 namespace glmh {
@@ -101,6 +104,42 @@ TEST_F(CollectiveErrors, AStalledPeerTimesOutInBoundedTime) {
       << outcomes[0].message();
   EXPECT_NE(outcomes[0].message().find("Timed out"), std::string::npos) << outcomes[0].message();
   EXPECT_LT(seconds, 15.0);
+}
+
+// The tensor-parallel AR decode step is replayed as a CUDA graph holding its NCCL collectives
+// (docs/performance.md#cuda-graphs): captured once, every replay must reduce and gather that
+// replay's data. One rank on one GPU (NCCL runs a one-rank communicator); the 2-GPU runs check
+// the ranks' matching.
+TEST(CollectivesInCudaGraphs, NcclCollectivesCapturedOnceWorkOnEachReplaysData) {
+  const c10::Device gpu(c10::kCUDA, 0);
+  if (!backend_available(CommBackend::Nccl) || !CudaGraph::available(gpu)) GTEST_SKIP() << "no NCCL or no CUDA device";
+  testing::TempDir dir;
+  StoreAddress store;
+  store.path = dir.path() + "/store";
+  const auto rendezvous = Rendezvous::connect(store, 0, 1, std::chrono::seconds(20));
+  CommOptions options;
+  options.backend = CommBackend::Nccl;
+  options.device = gpu;
+  options.timeout = std::chrono::seconds(20);
+  const auto group = Communicator::create(*rendezvous, "graph", 0, {0}, options);
+  ASSERT_TRUE(group->captures_in_cuda_graphs());
+
+  const auto bf16 = at::TensorOptions().dtype(at::kBFloat16).device(gpu);
+  at::Tensor x = at::zeros({4096}, bf16), gathered = at::empty({4096}, bf16);
+  auto step = [&] {
+    at::Tensor y = x * 2;  // from the graph's pool while capturing
+    group->all_reduce(y);
+    group->all_gather(gathered, y);
+  };
+  step();  // eagerly first, as a capture needs
+  CudaGraph graph;
+  graph.capture(gpu, step);
+  for (int replay = 1; replay <= 3; ++replay) {
+    x.fill_(double(replay));
+    graph.replay();
+    EXPECT_TRUE(at::equal(gathered.cpu(), at::full({4096}, 2.0 * replay, bf16.device(at::kCPU)))) << "replay " << replay;
+  }
+  group->barrier();  // still usable eagerly after the replays
 }
 
 }  // namespace

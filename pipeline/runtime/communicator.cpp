@@ -256,6 +256,7 @@ std::unique_ptr<Communicator> Communicator::create(Rendezvous& rendezvous, const
 const std::string& Communicator::name() const { return impl_->name; }
 int Communicator::rank() const { return impl_->rank; }
 int Communicator::size() const { return static_cast<int>(impl_->members.size()); }
+bool Communicator::captures_in_cuda_graphs() const { return impl_->options.backend == CommBackend::Nccl; }
 const std::vector<int>& Communicator::members() const { return impl_->members; }
 const CommOptions& Communicator::options() const { return impl_->options; }
 double Communicator::host_seconds_in_collectives() const { return impl_->seconds; }

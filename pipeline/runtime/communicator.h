@@ -82,6 +82,10 @@ class Communicator {
   int size() const;
   const std::vector<int>& members() const;  // world ranks, in group-rank order
   const CommOptions& options() const;
+  // Whether a CUDA graph can capture this group's collectives: NCCL's are kernels on the device,
+  // recorded into the capturing stream (docs/performance.md#cuda-graphs); Gloo's run on the host.
+  // A captured collective is tallied once, at capture, however often the graph is replayed.
+  bool captures_in_cuda_graphs() const;
 
   // All tensors must be contiguous and on options().device. Every call blocks the host until the
   // collective is enqueued (NCCL) or done (Gloo); none synchronises the device.

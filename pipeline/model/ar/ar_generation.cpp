@@ -54,8 +54,9 @@ ArGeneration generate_image_tokens(const GlmImageTextModel& model, const GlmImag
     if (options.on_token) options.on_token(j + 1, total);
   };
   const int64_t grid_tokens = total - 1;
-  const bool single_rank_model = model.tp_size() == 1;  // a TP model's collectives are not captured
-  if (!(options.use_cuda_graph && single_rank_model && replay_as_cuda_graph(device, grid_tokens, decode_step, progress)))
+  // On a TP group over NCCL the graph holds the step's collectives, every rank replaying its own.
+  const bool capture = options.use_cuda_graph && model.decode_step_captures();
+  if (!(capture && replay_as_cuda_graph(device, grid_tokens, decode_step, progress)))
     for (int64_t j = 0; j < grid_tokens; ++j) {
       decode_step();
       progress(j);

@@ -73,6 +73,8 @@ void GlmImageTextModel::resolve_layers() {
   }
 }
 
+bool GlmImageTextModel::decode_step_captures() const { return tp_size_ == 1 || tp_->captures_in_cuda_graphs(); }
+
 GlmImageTextModel GlmImageTextModel::shard_for_tp(Communicator& tp) const {
   if (tp_size_ != 1) throw std::logic_error("the AR model is already sharded for tensor parallelism");
   GlmImageTextModel m;

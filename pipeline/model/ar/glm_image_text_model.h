@@ -35,6 +35,9 @@ class GlmImageTextModel {
   // the group).
   GlmImageTextModel shard_for_tp(Communicator& tp) const;
   int64_t tp_size() const { return tp_size_; }
+  // Whether a decode step can be captured in a CUDA graph: a single rank, or a TP group whose
+  // collectives capture (NCCL).
+  bool decode_step_captures() const;
 
   const GlmImageTextConfig& config() const { return config_; }
   c10::ScalarType dtype() const { return p("lm_head.weight").scalar_type(); }
