@@ -9,6 +9,7 @@
 
 #include "harness/checks/collective_selftest.h"
 #include "pipeline/runtime/cuda_graph.h"
+#include "tests/one_rank_nccl_group.h"
 #include "tests/temp_dir.h"
 #include "tests/thread_ranks.h"
 
@@ -111,18 +112,11 @@ TEST_F(CollectiveErrors, AStalledPeerTimesOutInBoundedTime) {
 // replay's data. One rank on one GPU (NCCL runs a one-rank communicator); the 2-GPU runs check
 // the ranks' matching.
 TEST(CollectivesInCudaGraphs, NcclCollectivesCapturedOnceWorkOnEachReplaysData) {
-  const c10::Device gpu(c10::kCUDA, 0);
-  if (!backend_available(CommBackend::Nccl) || !CudaGraph::available(gpu)) GTEST_SKIP() << "no NCCL or no CUDA device";
   testing::TempDir dir;
-  StoreAddress store;
-  store.path = dir.path() + "/store";
-  const auto rendezvous = Rendezvous::connect(store, 0, 1, std::chrono::seconds(20));
-  CommOptions options;
-  options.backend = CommBackend::Nccl;
-  options.device = gpu;
-  options.timeout = std::chrono::seconds(20);
-  const auto group = Communicator::create(*rendezvous, "graph", 0, {0}, options);
+  const auto group = testing::one_rank_nccl_group(dir.path(), "graph");
+  if (!group) GTEST_SKIP() << "no NCCL or no CUDA device";
   ASSERT_TRUE(group->captures_in_cuda_graphs());
+  const c10::Device gpu(c10::kCUDA, 0);
 
   const auto bf16 = at::TensorOptions().dtype(at::kBFloat16).device(gpu);
   at::Tensor x = at::zeros({4096}, bf16), gathered = at::empty({4096}, bf16);

@@ -12,6 +12,8 @@
 #include "pipeline/model/dit/dit_forward_graph.h"
 #include "pipeline/model/dit/dit_rotary.h"
 #include "pipeline/model/dit/glm_image_dit.h"
+#include "tests/one_rank_nccl_group.h"
+#include "tests/temp_dir.h"
 
 namespace glmh {
 namespace {
@@ -161,22 +163,8 @@ TEST(DitForwardGraph, IsRefusedOffACudaDevice) {
 
 // The denoising loop's use: the same conditioning every step, new latents and timestep. Each
 // replay must give what the eager forward gives for that step's inputs, bit for bit.
-TEST(DitForwardGraph, ReplaysGiveTheEagerForwardOfEachStepsLatentsAndTimestep) {
-  if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA device";
-  at::manual_seed(21);
-  const auto c = tiny();
-  std::map<std::string, at::Tensor> w;
-  for (const auto& [name, shape] : dit_parameter_shapes(c)) w[name] = (at::randn(shape) * 0.2).to(at::kCUDA);
-  const GlmImageDiT dit = GlmImageDiT::from_tensors(c, w);
-  DiTInputs in = inputs(c, 4, 6);
-  for (at::Tensor* t : {&in.glyph_embeds, &in.prior_token_id, &in.prior_token_drop, &in.target_size, &in.crop_coords})
-    *t = t->to(at::kCUDA);
+void expect_replays_give_the_eager_forward(const GlmImageDiT& dit, const GlmImageDiTConfig& c, DiTInputs in) {
   const auto f32 = at::TensorOptions().dtype(at::kFloat).device(at::kCUDA);
-  // Without the rotary rows the forward would build them on the host: not capturable.
-  EXPECT_FALSE(DitForwardGraph::supports(in, f32.device()));
-  std::tie(in.rotary_cos, in.rotary_sin) = get_freqs_cis(2, 3, c.attention_head_dim);
-  in.rotary_cos = in.rotary_cos.to(at::kCUDA);
-  in.rotary_sin = in.rotary_sin.to(at::kCUDA);
   ASSERT_TRUE(DitForwardGraph::supports(in, f32.device()));
   DitForwardGraph graph;
   for (int step = 0; step < 4; ++step) {  // eager, capture, two replays
@@ -188,6 +176,49 @@ TEST(DitForwardGraph, ReplaysGiveTheEagerForwardOfEachStepsLatentsAndTimestep) {
   DiTInputs other = in;
   other.glyph_embeds = in.glyph_embeds.clone();
   EXPECT_THROW(graph.forward(dit, other), std::logic_error);
+}
+
+// A tiny DiT and its inputs on the GPU, the rotary rows given.
+std::pair<GlmImageDiT, DiTInputs> tiny_dit_on_gpu(const GlmImageDiTConfig& c) {
+  std::map<std::string, at::Tensor> w;
+  for (const auto& [name, shape] : dit_parameter_shapes(c)) w[name] = (at::randn(shape) * 0.2).to(at::kCUDA);
+  DiTInputs in = inputs(c, 4, 6);
+  for (at::Tensor* t : {&in.glyph_embeds, &in.prior_token_id, &in.prior_token_drop, &in.target_size, &in.crop_coords})
+    *t = t->to(at::kCUDA);
+  std::tie(in.rotary_cos, in.rotary_sin) = get_freqs_cis(2, 3, c.attention_head_dim);
+  in.rotary_cos = in.rotary_cos.to(at::kCUDA);
+  in.rotary_sin = in.rotary_sin.to(at::kCUDA);
+  return {GlmImageDiT::from_tensors(c, w), in};
+}
+
+TEST(DitForwardGraph, ReplaysGiveTheEagerForwardOfEachStepsLatentsAndTimestep) {
+  if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA device";
+  at::manual_seed(21);
+  const auto c = tiny();
+  auto [dit, in] = tiny_dit_on_gpu(c);
+  // Without the rotary rows the forward would build them on the host: not capturable.
+  DiTInputs no_rotary = in;
+  no_rotary.rotary_cos = no_rotary.rotary_sin = at::Tensor();
+  EXPECT_FALSE(DitForwardGraph::supports(no_rotary, c10::Device(c10::kCUDA)));
+  // "cuda" without an index is the current device, as `--device cuda` gives it.
+  EXPECT_TRUE(DitForwardGraph::supports(in, c10::Device(c10::kCUDA)));
+  expect_replays_give_the_eager_forward(dit, c, in);
+}
+
+// With a TP group on NCCL the row-parallel all-reduces go into the graph (one rank here).
+TEST(DitForwardGraph, ReplaysTheTensorParallelAllReducesOnAnNcclGroup) {
+  testing::TempDir dir;
+  const auto tp = testing::one_rank_nccl_group(dir.path(), "dit.tp");
+  if (!tp) GTEST_SKIP() << "no NCCL or no CUDA device";
+  at::manual_seed(22);
+  const auto c = tiny();
+  auto [dit, in] = tiny_dit_on_gpu(c);
+  DitParallelism parallel;
+  parallel.tp = tp.get();
+  in.parallel = &parallel;
+  const GlmImageDiT shard = dit.shard_for_tp(0, 1);
+  expect_replays_give_the_eager_forward(shard, c, in);
+  EXPECT_GE(tp->collective_tallies().size(), 1u);  // the forward did all-reduce over the group
 }
 
 }  // namespace

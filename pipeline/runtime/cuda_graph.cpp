@@ -5,6 +5,7 @@
 #if defined(GLMH_WITH_NCCL)  // a CUDA build of torch
 #include <ATen/cuda/CUDAEvent.h>
 #include <ATen/cuda/CUDAGraph.h>
+#include <c10/cuda/CUDAFunctions.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 #endif
@@ -13,8 +14,9 @@ namespace glmh {
 
 #if defined(GLMH_WITH_NCCL)
 struct CudaGraph::Impl {
-  explicit Impl(c10::DeviceIndex index)
-      : device(index), side(c10::cuda::getStreamFromPool(/*isHighPriority=*/false, index)) {}
+  explicit Impl(c10::DeviceIndex index)  // -1: the current device
+      : device(index < 0 ? c10::cuda::current_device() : index),
+        side(c10::cuda::getStreamFromPool(/*isHighPriority=*/false, device)) {}
 
   // Runs `work` on the side stream, after the caller's queued work and before its later work.
   template <typename Work>

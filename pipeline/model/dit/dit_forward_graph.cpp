@@ -4,21 +4,33 @@
 
 #include <stdexcept>
 
+#include "pipeline/parallel/sequence_parallel_attention.h"
+#include "pipeline/runtime/communicator.h"
+
 namespace glmh {
 
 bool DitForwardGraph::supports(const DiTInputs& in, const c10::Device& device) {
-  const bool single_rank = in.parallel == nullptr || (in.parallel->tp == nullptr && in.parallel->sp == nullptr);
+  // TP and SP collectives are captured on NCCL groups (docs/performance.md#cuda-graphs), not on Gloo.
+  auto captures = [](const Communicator* group) { return group == nullptr || group->captures_in_cuda_graphs(); };
+  const DitParallelism* parallel = in.parallel;
+  const bool sp_captures =
+      parallel == nullptr || parallel->sp == nullptr || (captures(parallel->sp->ulysses) && captures(parallel->sp->ring));
+  const bool collectives_capture = sp_captures && (parallel == nullptr || captures(parallel->tp));
   // Without the rotary rows the forward builds them on the host and copies them over, which a
   // capture refuses.
-  const bool rotary_on_device = in.rotary_cos.defined() && in.rotary_sin.defined() &&
-                                in.rotary_cos.device() == device && in.rotary_sin.device() == device;
-  return CudaGraph::available(device) && single_rank && rotary_on_device && in.block_cache == nullptr &&
+  auto on_device = [&](const at::Tensor& t) {  // "cuda" (no index) is the current device
+    return t.defined() && t.device().type() == device.type() &&
+           (!device.has_index() || t.device().index() == device.index());
+  };
+  const bool rotary_on_device = on_device(in.rotary_cos) && on_device(in.rotary_sin);
+  return CudaGraph::available(device) && collectives_capture && rotary_on_device && in.block_cache == nullptr &&
          in.kv_cache_mode != DitKvCacheMode::kWrite;
 }
 
 std::vector<const void*> DitForwardGraph::fixed_inputs(const GlmImageDiT& dit, const DiTInputs& in) {
   auto address = [](const at::Tensor& t) -> const void* { return t.defined() ? t.data_ptr() : nullptr; };
   return {&dit,
+          in.parallel,
           address(in.glyph_embeds),
           address(in.prior_token_id),
           address(in.prior_token_drop),

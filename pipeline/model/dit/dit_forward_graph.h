@@ -16,10 +16,11 @@ namespace glmh {
 
 class DitForwardGraph {
  public:
-  // Whether a forward of `inputs` on `device` can be captured: a CUDA build and device, a single
-  // rank (the TP / SP collectives are not captured), the rotary rows given on the device, no
-  // block cache (its decisions are made on the host) and no reference-KV write. The latents need
-  // not be set yet.
+  // Whether a forward of `inputs` on `device` can be captured: a CUDA build and device, any TP /
+  // SP groups on NCCL (their collectives go into the graph; every rank captures and replays its
+  // own, so the ranks' calls stay matched), the rotary rows given on the device, no block cache
+  // (its decisions are made on the host) and no reference-KV write. The latents need not be set
+  // yet.
   static bool supports(const DiTInputs& inputs, const c10::Device& device);
 
   // dit.forward(inputs): eagerly on the first call (the warm-up a capture needs), captured on the
