@@ -332,31 +332,53 @@ TEST(DecodeAttentionOnGpu, MatchesTheReferenceAtEveryFillOfA2600SlotCacheAndIgno
   EXPECT_TRUE(dirty.equal(clean));
 }
 
-TEST(SampleTopPOnGpu, DrawsTheReferencesTokensAtTheVisionVocabularyAndIsDeterministic) {
+// The sampling definition computed in fp64 from the kernel's probabilities: the scaled logits in
+// fp32 (times the reciprocal of the temperature, as ATen divides by a scalar), exp(x - max) in fp32,
+// then the nucleus and the draw in fp64, the sort stable (equal probabilities in id order, as
+// torch's CUDA sort leaves them; bf16 logits hold many).
+at::Tensor sample_top_p_in_fp64(const at::Tensor& logits, const at::Tensor& uniform, double temperature, double top_p,
+                                int64_t allowed) {
+  const at::Tensor x = restricted_logits(logits, allowed) * (1.0f / float(temperature));
+  const at::Tensor e = (x - std::get<0>(x.max(-1, true))).exp().to(at::kDouble);
+  at::Tensor kept = e;
+  if (top_p < 1.0) {
+    const auto [sorted, order] = e.sort(/*stable=*/true, -1, /*descending=*/false);
+    const at::Tensor tail = (sorted / sorted.sum(-1, true)).cumsum(-1) <= (1.0 - top_p);
+    tail.narrow(-1, tail.size(-1) - 1, 1).fill_(false);
+    kept = e.masked_fill(at::zeros_like(tail).scatter(-1, order, tail), 0.0);
+  }
+  return draw_from_cdf(kept.cumsum(-1), uniform);
+}
+
+TEST(SampleTopPOnGpu, DrawsTheTokensOfTheDefinitionInFp64AtTheVisionVocabularyAndIsDeterministic) {
   if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA device";
   at::manual_seed(9);
   const int64_t rows = 64, vocab = 16512;
+  const double temperature = 0.9;
   const at::Tensor uniform = 1.0 - at::rand({rows}, at::TensorOptions().dtype(at::kDouble).device(at::kCUDA));
-  int64_t draws = 0, mismatches = 0;
+  int64_t draws = 0, off_definition = 0, off_reference = 0;
   for (const auto dtype : {at::kBFloat16, at::kFloat})
     for (const double scale : {0.5, 2.0, 6.0})  // flat to peaked distributions
       for (const double top_p : {0.75, 1.0})
         for (const int64_t allowed : {int64_t(16384), int64_t(0)}) {
           const at::Tensor logits = (at::randn({rows, vocab}, at::kCUDA) * scale).to(dtype);
-          const at::Tensor got = sample_top_p(logits, uniform, 0.9, top_p, allowed);
-          const at::Tensor want = sample_top_p_reference(logits, uniform, 0.9, top_p, allowed);
-          EXPECT_TRUE(got.equal(sample_top_p(logits, uniform, 0.9, top_p, allowed))) << "two draws differ";
+          const at::Tensor got = sample_top_p(logits, uniform, temperature, top_p, allowed);
+          EXPECT_TRUE(got.equal(sample_top_p(logits, uniform, temperature, top_p, allowed))) << "two draws differ";
           if (allowed > 0) EXPECT_TRUE((got < allowed).all().item<bool>());
+          const at::Tensor exact = sample_top_p_in_fp64(logits, uniform, temperature, top_p, allowed);
+          const at::Tensor reference = sample_top_p_reference(logits, uniform, temperature, top_p, allowed);
           draws += rows;
-          mismatches += got.ne(want).sum().item<int64_t>();
+          off_definition += got.ne(exact).sum().item<int64_t>();
+          off_reference += got.ne(reference).sum().item<int64_t>();
         }
-  // Different rounding may flip a draw near a boundary (of an id, or of the nucleus: the reference
-  // sums fp32 probabilities): a few at most.
-  EXPECT_LE(mismatches, draws / 200) << "of " << draws << " draws";
+  EXPECT_EQ(off_definition, 0) << "of " << draws << " draws";
+  // The fp32 reference sums its sorted probabilities in fp32, which moves the nucleus boundary by
+  // an id now and then, and the draw with it: a few draws in a hundred.
+  EXPECT_LE(off_reference, draws / 10) << "of " << draws << " draws";
   // One id holding more than top_p of the mass is the whole nucleus.
   at::Tensor peaked = at::zeros({rows, vocab}, at::TensorOptions().dtype(at::kBFloat16).device(at::kCUDA));
   peaked.select(1, 1234).fill_(20.0);
-  EXPECT_TRUE(sample_top_p(peaked, uniform, 0.9, 0.75, 16384).eq(1234).all().item<bool>());
+  EXPECT_TRUE(sample_top_p(peaked, uniform, temperature, 0.75, 16384).eq(1234).all().item<bool>());
 }
 
 }  // namespace

@@ -39,7 +39,7 @@ void launch_decode_attention(void* out, const void* q, const void* keys, const v
 // ids from `allowed` on (> 0) ruled out, logits times 1 / temperature, the top-p nucleus kept (all of
 // it at top_p >= 1), then the first id whose cumulative weight reaches uniform[row] (double, in
 // (0, 1]) times the total. tokens int64 [rows].
-constexpr int64_t kSampleTopPMaxVocab = 20 * 1024;
+constexpr int64_t kSampleTopPMaxVocab = 17 * 1024;
 void launch_sample_top_p(KernelDtype dtype, int64_t* tokens, const void* logits, const double* uniform, int64_t rows,
                          int64_t vocab, int64_t allowed, float temperature, double top_p, void* stream);
 

@@ -2,8 +2,8 @@
 // the sampling tail of an AR decode step in one kernel instead of ~20 ATen kernels around a radix
 // sort (docs/performance.md#fused-kernels). One block per row; thread t owns the contiguous ids
 // [t per, (t + 1) per). Deterministic: fixed reduction trees, and the nucleus found by a radix
-// select over the logits' order keys whose per-digit masses are integers (fixed point), so the
-// shared-memory atomics that sum them give the same result in any order.
+// select whose per-digit masses are integers (fixed point), summed per warp by the lanes that share
+// a digit and then across warps in a fixed order.
 #include <cmath>
 #include <cstdint>
 
@@ -82,12 +82,13 @@ __global__ void __launch_bounds__(kThreads)
                         float inv_temperature, double top_p) {
   __shared__ float scratch_f[kWarps];
   __shared__ double scratch_d[kWarps];
+  __shared__ unsigned long long warp_mass[kWarps][256];
   __shared__ unsigned long long mass[256];
   __shared__ uint32_t chosen_prefix;
   __shared__ unsigned long long chosen_base;
   __shared__ unsigned long long first_pick;
 
-  const int t = threadIdx.x, row = blockIdx.x;
+  const int t = threadIdx.x, row = blockIdx.x, lane = t % 32, warp = t / 32;
   const int per = int((vocab + kThreads - 1) / kThreads);
   const int64_t first = int64_t(t) * per;
   const T* in = logits + int64_t(row) * vocab;
@@ -96,42 +97,70 @@ __global__ void __launch_bounds__(kThreads)
 
   // The reference's order: float, the ids from `allowed` on ruled out, then the temperature
   // (ATen divides by a scalar as a product with its reciprocal).
-  float x[kMaxPerThread];
+  float e[kMaxPerThread];
   float local_max = -INFINITY;
 #pragma unroll
   for (int j = 0; j < kMaxPerThread; ++j) {
     const int64_t i = first + j;
     const bool real = j < per && i < vocab && (allowed <= 0 || i < allowed);
-    x[j] = real ? to_float(in[i]) * inv_temperature : -INFINITY;
-    local_max = fmaxf(local_max, x[j]);
+    e[j] = real ? to_float(in[i]) * inv_temperature : -INFINITY;
+    local_max = fmaxf(local_max, e[j]);
   }
   const float m = block_max(local_max, scratch_f);
+  // Unnormalised probabilities exp(x - max), in [0, 1]: in the logits' order, so their order keys
+  // serve the selection below.
   double local_sum = 0;
 #pragma unroll
-  for (int j = 0; j < kMaxPerThread; ++j) local_sum += x[j] == -INFINITY ? 0.0 : double(expf(x[j] - m));
+  for (int j = 0; j < kMaxPerThread; ++j) {
+    e[j] = e[j] == -INFINITY ? 0.f : expf(e[j] - m);
+    local_sum += double(e[j]);
+  }
   const double z = block_sum_double(local_sum, scratch_d);
 
-  // The nucleus: HF removes the least likely ids while their cumulative probability stays at or
-  // below 1 - top_p (always keeping the most likely). With S(k) the mass of the ids whose key is
-  // at most k, the kept ids are those with key >= K, K the least key with S(K) > 1 - top_p. A
-  // radix select finds K, 8 bits per pass from the top: the masses per digit of the ids still in
-  // the range, the first digit where the running mass passes the limit.
-  uint32_t kept_from = 0;  // K; 0 keeps everything
+  // The nucleus: HF sorts the probabilities ascending (a stable sort: ties in id order) and
+  // removes the ids while their cumulative probability stays at or below 1 - top_p, always keeping
+  // the most likely. With S(k) the mass of the ids whose key is at most k, the removed ids are
+  // those with key < K, K the least key with S(K) > 1 - top_p, and the first r of the ids whose key
+  // is K (equal probabilities, frequent with bf16 logits), as many as fit under the limit. A radix
+  // select finds K, 8 bits per pass from the top: the masses per digit of the ids still in the
+  // range, the first digit where the running mass passes the limit.
+  uint32_t kept_from = 0;         // K; 0 keeps everything
+  double removed_at_kept_from = 0;  // r
   if (top_p < 1.0) {
     const double scale = kFixedOne / z;
     const unsigned long long limit = (unsigned long long)((1.0 - top_p) * kFixedOne);
     uint32_t prefix = 0;
     unsigned long long base = 0;  // mass of the ids below the range
     for (int shift = 24; shift >= 0; shift -= 8) {
-      for (int b = t; b < 256; b += kThreads) mass[b] = 0;
-      __syncthreads();
+#pragma unroll
+      for (int k = 0; k < 8; ++k) warp_mass[warp][8 * lane + k] = 0;
+      __syncwarp();
       const uint32_t range_mask = shift == 24 ? 0u : ~0u << (shift + 8);
 #pragma unroll
       for (int j = 0; j < kMaxPerThread; ++j) {
-        if (x[j] == -INFINITY) continue;
-        const uint32_t key = order_key(x[j]);
-        const unsigned long long q = (unsigned long long)(double(expf(x[j] - m)) * scale);
-        if (q != 0 && (key & range_mask) == prefix) atomicAdd(&mass[(key >> shift) & 255u], q);
+        const uint32_t key = order_key(e[j]);
+        const bool counted = e[j] > 0.f && (key & range_mask) == prefix;
+        const unsigned counting = __ballot_sync(0xffffffffu, counted);
+        if (counted) {
+          // The lanes with the same digit add their masses (24-bit parts, so that 32 of them fit
+          // in 32 bits) and the lowest of them adds the sum to the warp's histogram.
+          const uint32_t digit = (key >> shift) & 255u;
+          const unsigned peers = __match_any_sync(counting, digit);
+          const unsigned long long q = (unsigned long long)(double(e[j]) * scale);
+          const unsigned lo = __reduce_add_sync(peers, unsigned(q & 0xffffffu));
+          const unsigned mid = __reduce_add_sync(peers, unsigned((q >> 24) & 0xffffffu));
+          const unsigned hi = __reduce_add_sync(peers, unsigned(q >> 48));
+          if (lane == __ffs(peers) - 1)
+            warp_mass[warp][digit] += lo + ((unsigned long long)mid << 24) + ((unsigned long long)hi << 48);
+        }
+        __syncwarp();
+      }
+      __syncthreads();
+      for (int b = t; b < 256; b += kThreads) {
+        unsigned long long sum = 0;
+#pragma unroll
+        for (int w = 0; w < kWarps; ++w) sum += warp_mass[w][b];
+        mass[b] = sum;
       }
       __syncthreads();
       if (t < 32) {  // one warp: lane l scans digits 8 l .. 8 l + 7
@@ -154,7 +183,7 @@ __global__ void __launch_bounds__(kThreads)
         }
         const unsigned crossing = __ballot_sync(0xffffffffu, digit >= 0);
         if (crossing == 0) {  // rounding left the whole range at or below the limit: keep the top
-          if (t == 0) chosen_prefix = order_key(m), chosen_base = ~0ull;
+          if (t == 0) chosen_prefix = order_key(1.f), chosen_base = ~0ull;
         } else if (t == __ffs(crossing) - 1) {
           chosen_prefix = prefix | (uint32_t(8 * t + digit) << shift);
           chosen_base = below;
@@ -166,24 +195,40 @@ __global__ void __launch_bounds__(kThreads)
       if (base == ~0ull) break;  // every thread reads the same value
     }
     kept_from = prefix;
+    if (base != ~0ull) {
+      const float value = __uint_as_float(kept_from ^ 0x80000000u);  // the key's probability (positive)
+      const unsigned long long q = (unsigned long long)(double(value) * scale);
+      removed_at_kept_from = double((limit - base) / q);
+    }
   }
+  // Each id's place among those with key K, in id order.
+  double tied_here = 0;
+#pragma unroll
+  for (int j = 0; j < kMaxPerThread; ++j) tied_here += e[j] > 0.f && order_key(e[j]) == kept_from ? 1.0 : 0.0;
+  double tied_total = 0;
+  const double tied_before = block_exclusive_scan(tied_here, scratch_d, tied_total);
 
   // The draw: the first id whose cumulative kept weight reaches uniform x total.
-  auto kept_weight = [&](int j) {
-    return x[j] != -INFINITY && order_key(x[j]) >= kept_from ? double(expf(x[j] - m)) : 0.0;
+  // The weight of this thread's j-th id; `tied_rank` counts the ids with key K met so far.
+  auto kept_weight = [&](int j, double& tied_rank) {
+    const uint32_t key = order_key(e[j]);
+    bool kept = e[j] > 0.f && key >= kept_from;
+    if (kept && key == kept_from) kept = tied_rank++ >= removed_at_kept_from;
+    return kept ? double(e[j]) : 0.0;
   };
-  double local = 0;
+  double local = 0, tied_rank = tied_before;
 #pragma unroll
-  for (int j = 0; j < kMaxPerThread; ++j) local += kept_weight(j);
+  for (int j = 0; j < kMaxPerThread; ++j) local += kept_weight(j, tied_rank);
   double total = 0;
   double running = block_exclusive_scan(local, scratch_d, total);
   const double target = uniform[row] * total;
   if (t == 0) first_pick = ~0ull;
   __syncthreads();
   int64_t pick = -1;
+  tied_rank = tied_before;
 #pragma unroll
   for (int j = 0; j < kMaxPerThread; ++j) {
-    running += kept_weight(j);
+    running += kept_weight(j, tied_rank);
     if (pick < 0 && j < per && first + j < vocab && running >= target) pick = first + j;
   }
   if (pick >= 0) atomicMin(&first_pick, (unsigned long long)pick);
