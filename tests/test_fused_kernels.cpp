@@ -364,7 +364,9 @@ TEST(SampleTopPOnGpu, DrawsTheTokensOfTheDefinitionInFp64AtTheVisionVocabularyAn
           const at::Tensor logits = (at::randn({rows, vocab}, at::kCUDA) * scale).to(dtype);
           const at::Tensor got = sample_top_p(logits, uniform, temperature, top_p, allowed);
           EXPECT_TRUE(got.equal(sample_top_p(logits, uniform, temperature, top_p, allowed))) << "two draws differ";
-          if (allowed > 0) EXPECT_TRUE((got < allowed).all().item<bool>());
+          if (allowed > 0) {
+            EXPECT_TRUE((got < allowed).all().item<bool>());
+          }
           const at::Tensor exact = sample_top_p_in_fp64(logits, uniform, temperature, top_p, allowed);
           const at::Tensor reference = sample_top_p_reference(logits, uniform, temperature, top_p, allowed);
           draws += rows;
