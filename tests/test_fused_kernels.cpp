@@ -5,9 +5,7 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <cmath>
-#include <vector>
 
 #include "pipeline/kernels/add_rms_norm_pair.h"
 #include "pipeline/kernels/decode_attention.h"
@@ -16,7 +14,6 @@
 #include "pipeline/kernels/layer_norm_modulate.h"
 #include "pipeline/kernels/linear_gelu_tanh.h"
 #include "pipeline/kernels/rotary_neox_partial.h"
-#include "pipeline/kernels/sample_top_p.h"
 #include "pipeline/model/dit/dit_rotary.h"
 
 namespace glmh {
@@ -142,39 +139,6 @@ TEST(RotaryQkIntoKvCache, ReturnsTheRotatedQueryAndWritesTheRotatedKeyAndTheValu
   EXPECT_TRUE(v_cache.narrow(2, 3, 1).equal(qkv.narrow(1, q_heads + kv, kv)));
   EXPECT_EQ(k_cache.count_nonzero().item<int64_t>(), kv * hd);  // no other slot touched
   EXPECT_EQ(v_cache.count_nonzero().item<int64_t>(), kv * hd);
-}
-
-TEST(SampleTopP, ReferenceDrawsByInverseCdfFromTheNucleusOfTheAllowedIds) {
-  // Six ids, the last one not allowed. After temperature 0.5 the allowed probabilities, by
-  // formula in fp64, are p; with top_p 0.75 the nucleus is the fewest most likely ids whose mass
-  // reaches 0.75 (removing the ascending tail of mass <= 0.25).
-  const std::vector<double> logit{0.1, 1.2, -0.7, 0.9, 0.4, 5.0};
-  const double temperature = 0.5, top_p = 0.75;
-  std::vector<double> p(5);
-  double z = 0;
-  for (int i = 0; i < 5; ++i) z += p[i] = std::exp(logit[i] / temperature);
-  for (double& v : p) v /= z;
-  std::vector<int> ascending{0, 1, 2, 3, 4};
-  std::sort(ascending.begin(), ascending.end(), [&](int a, int b) { return p[a] < p[b]; });
-  std::vector<bool> kept(5, true);
-  double tail = 0;
-  for (int k = 0; k + 1 < 5; ++k) {
-    tail += p[ascending[k]];
-    if (tail <= 1 - top_p) kept[ascending[k]] = false;
-  }
-  double kept_mass = 0;
-  for (int i = 0; i < 5; ++i) kept_mass += kept[i] ? p[i] : 0;
-  const at::Tensor logits = at::tensor(logit, at::kFloat).unsqueeze(0);
-  for (double u = 0.01; u <= 1.0; u += 0.0137) {
-    double running = 0;
-    int64_t want = -1;
-    for (int i = 0; i < 5 && want < 0; ++i)
-      if ((running += kept[i] ? p[i] / kept_mass : 0) >= u - 1e-9) want = i;
-    const at::Tensor got = sample_top_p_reference(logits, at::full({1}, u, at::kDouble), temperature, top_p, 5);
-    EXPECT_EQ(got.item<int64_t>(), want) << "u = " << u;
-  }
-  // The ids a nucleus of 0.75 keeps here are not all of them, so the test above can tell.
-  EXPECT_NE(std::count(kept.begin(), kept.end(), true), 5);
 }
 
 // ---- GPU: each kernel against its reference on the same device --------------------------------
@@ -330,57 +294,6 @@ TEST(DecodeAttentionOnGpu, MatchesTheReferenceAtEveryFillOfA2600SlotCacheAndIgno
   const at::Tensor dirty = decode_attention(q, k, v, count700);
   EXPECT_TRUE(dirty.isfinite().all().item<bool>());
   EXPECT_TRUE(dirty.equal(clean));
-}
-
-// The sampling definition computed in fp64 from the kernel's probabilities: the scaled logits in
-// fp32 (times the reciprocal of the temperature, as ATen divides by a scalar), exp(x - max) in fp32,
-// then the nucleus and the draw in fp64, the sort stable (equal probabilities in id order, as
-// torch's CUDA sort leaves them; bf16 logits hold many).
-at::Tensor sample_top_p_in_fp64(const at::Tensor& logits, const at::Tensor& uniform, double temperature, double top_p,
-                                int64_t allowed) {
-  const at::Tensor x = restricted_logits(logits, allowed) * (1.0f / float(temperature));
-  const at::Tensor e = (x - std::get<0>(x.max(-1, true))).exp().to(at::kDouble);
-  at::Tensor kept = e;
-  if (top_p < 1.0) {
-    const auto [sorted, order] = e.sort(/*stable=*/true, -1, /*descending=*/false);
-    const at::Tensor tail = (sorted / sorted.sum(-1, true)).cumsum(-1) <= (1.0 - top_p);
-    tail.narrow(-1, tail.size(-1) - 1, 1).fill_(false);
-    kept = e.masked_fill(at::zeros_like(tail).scatter(-1, order, tail), 0.0);
-  }
-  return draw_from_cdf(kept.cumsum(-1), uniform);
-}
-
-TEST(SampleTopPOnGpu, DrawsTheTokensOfTheDefinitionInFp64AtTheVisionVocabularyAndIsDeterministic) {
-  if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA device";
-  at::manual_seed(9);
-  const int64_t rows = 64, vocab = 16512;
-  const double temperature = 0.9;
-  const at::Tensor uniform = 1.0 - at::rand({rows}, at::TensorOptions().dtype(at::kDouble).device(at::kCUDA));
-  int64_t draws = 0, off_definition = 0, off_reference = 0;
-  for (const auto dtype : {at::kBFloat16, at::kFloat})
-    for (const double scale : {0.5, 2.0, 6.0})  // flat to peaked distributions
-      for (const double top_p : {0.75, 1.0})
-        for (const int64_t allowed : {int64_t(16384), int64_t(0)}) {
-          const at::Tensor logits = (at::randn({rows, vocab}, at::kCUDA) * scale).to(dtype);
-          const at::Tensor got = sample_top_p(logits, uniform, temperature, top_p, allowed);
-          EXPECT_TRUE(got.equal(sample_top_p(logits, uniform, temperature, top_p, allowed))) << "two draws differ";
-          if (allowed > 0) {
-            EXPECT_TRUE((got < allowed).all().item<bool>());
-          }
-          const at::Tensor exact = sample_top_p_in_fp64(logits, uniform, temperature, top_p, allowed);
-          const at::Tensor reference = sample_top_p_reference(logits, uniform, temperature, top_p, allowed);
-          draws += rows;
-          off_definition += got.ne(exact).sum().item<int64_t>();
-          off_reference += got.ne(reference).sum().item<int64_t>();
-        }
-  EXPECT_EQ(off_definition, 0) << "of " << draws << " draws";
-  // The fp32 reference sums its sorted probabilities in fp32, which moves the nucleus boundary by
-  // an id now and then, and the draw with it: a few draws in a hundred.
-  EXPECT_LE(off_reference, draws / 10) << "of " << draws << " draws";
-  // One id holding more than top_p of the mass is the whole nucleus.
-  at::Tensor peaked = at::zeros({rows, vocab}, at::TensorOptions().dtype(at::kBFloat16).device(at::kCUDA));
-  peaked.select(1, 1234).fill_(20.0);
-  EXPECT_TRUE(sample_top_p(peaked, uniform, temperature, 0.75, 16384).eq(1234).all().item<bool>());
 }
 
 }  // namespace

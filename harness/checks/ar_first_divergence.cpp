@@ -29,8 +29,7 @@ at::Tensor allowed_ids(const at::Tensor& logits, int64_t allowed) {
 // What `row` picks with the draw u, and the margin of that pick over `other`.
 std::pair<int64_t, double> pick(const at::Tensor& row, double u, const SamplingConfig& sampling, int64_t allowed,
                                 int64_t own, int64_t other) {
-  // On the row's device, so that a GPU row is drawn from by the kernel the run used.
-  const at::Tensor draw = at::full({1}, u, row.options().dtype(at::kDouble));
+  const at::Tensor draw = at::full({1}, u, at::TensorOptions().dtype(at::kDouble));
   const int64_t chosen = select_tokens(row.clone().unsqueeze(0), draw, sampling, allowed)[0].item<int64_t>();
   if (sampling.greedy) return {chosen, (row[own] - row[other]).item<double>()};
   const at::Tensor cdf = sampling_cdf(row.clone().unsqueeze(0), sampling, allowed).squeeze(0);

@@ -35,14 +35,6 @@ void launch_decode_attention(void* out, const void* q, const void* keys, const v
                              const int64_t* valid_keys, float* partial_out, float* partial_stats, int64_t bh,
                              int64_t group, int64_t capacity, float scale, void* stream);
 
-// One token per row of logits [rows, vocab] (bf16 or fp32, contiguous, vocab <= kSampleTopPMaxVocab):
-// ids from `allowed` on (> 0) ruled out, logits times 1 / temperature, the top-p nucleus kept (all of
-// it at top_p >= 1), then the first id whose cumulative weight reaches uniform[row] (double, in
-// (0, 1]) times the total. tokens int64 [rows].
-constexpr int64_t kSampleTopPMaxVocab = 17 * 1024;
-void launch_sample_top_p(KernelDtype dtype, int64_t* tokens, const void* logits, const double* uniform, int64_t rows,
-                         int64_t vocab, int64_t allowed, float temperature, double top_p, void* stream);
-
 // y = W x (+ bias) for one token: weight [n, k] row-major bf16, x [k], k % 8 == 0, k <= 16384;
 // two output rows per warp, fp32 accumulation. With gated_rows > 0 the weight is [2 F, k] (F =
 // gated_rows: gate rows, then up rows) and y [F] = up * silu(gate), each rounded to bf16 as the
