@@ -205,8 +205,9 @@ TEST(DitForwardGraph, ReplaysGiveTheEagerForwardOfEachStepsLatentsAndTimestep) {
   expect_replays_give_the_eager_forward(dit, c, in);
 }
 
-// With a TP group on NCCL the row-parallel all-reduces go into the graph (one rank here).
-TEST(DitForwardGraph, ReplaysTheTensorParallelAllReducesOnAnNcclGroup) {
+// A TP group on NCCL does not keep the forward out of the graph. (A one-rank shard skips its
+// all-reduces; test_collectives replays captured NCCL collectives, the 2-GPU runs the TP forward.)
+TEST(DitForwardGraph, IsCapturedWithATensorParallelGroupOnNccl) {
   testing::TempDir dir;
   const auto tp = testing::one_rank_nccl_group(dir.path(), "dit.tp");
   if (!tp) GTEST_SKIP() << "no NCCL or no CUDA device";
@@ -216,9 +217,7 @@ TEST(DitForwardGraph, ReplaysTheTensorParallelAllReducesOnAnNcclGroup) {
   DitParallelism parallel;
   parallel.tp = tp.get();
   in.parallel = &parallel;
-  const GlmImageDiT shard = dit.shard_for_tp(0, 1);
-  expect_replays_give_the_eager_forward(shard, c, in);
-  EXPECT_GE(tp->collective_tallies().size(), 1u);  // the forward did all-reduce over the group
+  expect_replays_give_the_eager_forward(dit.shard_for_tp(0, 1), c, in);
 }
 
 }  // namespace
