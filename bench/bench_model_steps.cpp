@@ -179,14 +179,12 @@ void BM_DitAttention(benchmark::State& state) {
   report_flops(state, 4.0 * double(n) * double(n) * double(c.inner_dim()));
 }
 
-// An AR decode step on a cache prefilled with `context` random tokens; the cache is cut back to
-// the context whenever it fills up.
+// An AR decode step on a cache prefilled with `context` random tokens.
 struct ArDecodeState {
   const glmh::GlmImageTextModel& ar;
   glmh::ArKvCache cache;
   glmh::SamplingConfig sampling;  // the checkpoint's: temperature 0.9, top-p 0.75
-  at::Tensor uniforms, token;
-  int64_t j = 0;
+  at::Tensor uniforms, token, step_index;
   static constexpr int64_t kSteps = 4096;
 
   explicit ArDecodeState(const glmh::GlmImageTextModel& model)
@@ -197,15 +195,19 @@ struct ArDecodeState {
     ar.hidden_states(prompt, at::arange(context, i64).expand({3, 1, context}), &cache);
     uniforms = glmh::sampling_uniforms(1, kSteps, models()->device());
     token = prompt.narrow(1, context - 1, 1);
+    step_index = at::zeros({1}, i64);
   }
 
+  // The generation's own step (ar_generation.cpp): the cache slot given on the device, so the
+  // kernels are those a replayed graph runs and a --trace table shows them. After kSteps tokens
+  // the slots are reused from the context on (the same shapes, the attention over as many keys).
   void step() {
-    if (cache.length() == cache.capacity()) cache.truncate(g_settings.context);
-    const auto i64 = at::TensorOptions().dtype(at::kLong).device(models()->device());
-    const at::Tensor pos = at::full({3, 1, 1}, cache.length(), i64);
-    const at::Tensor hidden = ar.hidden_states(token, pos, &cache);
-    token = glmh::select_tokens(ar.logits(hidden).select(1, 0), uniforms.narrow(0, j++ % kSteps, 1), sampling, 16384)
+    const at::Tensor slot = step_index.remainder(kSteps) + g_settings.context;
+    const at::Tensor hidden = ar.hidden_states(token, slot.view({1, 1, 1}).expand({3, 1, 1}), &cache, slot);
+    token = glmh::select_tokens(ar.logits(hidden).select(1, 0), uniforms.index_select(0, step_index.remainder(kSteps)),
+                                sampling, 16384)
                 .view({1, 1});
+    step_index.add_(1);
   }
 };
 
