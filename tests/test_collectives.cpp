@@ -131,7 +131,8 @@ TEST(CollectivesInCudaGraphs, NcclCollectivesCapturedOnceWorkOnEachReplaysData) 
   for (int replay = 1; replay <= 3; ++replay) {
     x.fill_(double(replay));
     graph.replay();
-    EXPECT_TRUE(at::equal(gathered.cpu(), at::full({4096}, 2.0 * replay, bf16.device(at::kCPU)))) << "replay " << replay;
+    const at::Tensor want = at::full({4096}, 2.0 * replay, bf16.device(at::kCPU));
+    EXPECT_TRUE(at::equal(gathered.cpu(), want)) << "replay " << replay;
   }
   group->barrier();  // still usable eagerly after the replays
 }

@@ -41,10 +41,10 @@ void layer_norm_modulate_into(const at::Tensor& out, const at::Tensor& x, const 
 #if defined(GLMH_WITH_CUDA_KERNELS)
   const at::Tensor scale_rows = scale.contiguous(), shift_rows = shift.contiguous();  // [B, D]: chunks of one vector
   if (fused_kernels_apply(x) && x.numel() > 0 && kernel_takes(out, x, scale_rows, shift_rows)) {
-    cuda_kernels::launch_layer_norm_modulate(kernel_dtype(x), out.data_ptr(), aligned_token_row_stride(out), x.data_ptr(),
-                                             aligned_token_row_stride(x), scale_rows.data_ptr(), shift_rows.data_ptr(),
-                                             x.size(0) * x.size(1), x.size(1), x.size(2), float(eps),
-                                             current_stream_of(x));
+    cuda_kernels::launch_layer_norm_modulate(kernel_dtype(x), out.data_ptr(), aligned_token_row_stride(out),
+                                             x.data_ptr(), aligned_token_row_stride(x), scale_rows.data_ptr(),
+                                             shift_rows.data_ptr(), x.size(0) * x.size(1), x.size(1), x.size(2),
+                                             float(eps), current_stream_of(x));
     return;
   }
 #endif

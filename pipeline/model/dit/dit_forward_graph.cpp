@@ -13,8 +13,8 @@ bool DitForwardGraph::supports(const DiTInputs& in, const c10::Device& device) {
   // TP and SP collectives are captured on NCCL groups (docs/performance.md#cuda-graphs), not on Gloo.
   auto captures = [](const Communicator* group) { return group == nullptr || group->captures_in_cuda_graphs(); };
   const DitParallelism* parallel = in.parallel;
-  const bool sp_captures =
-      parallel == nullptr || parallel->sp == nullptr || (captures(parallel->sp->ulysses) && captures(parallel->sp->ring));
+  const SequenceParallelAttention* sp = parallel == nullptr ? nullptr : parallel->sp;
+  const bool sp_captures = sp == nullptr || (captures(sp->ulysses) && captures(sp->ring));
   const bool collectives_capture = sp_captures && (parallel == nullptr || captures(parallel->tp));
   // Without the rotary rows the forward builds them on the host and copies them over, which a
   // capture refuses.
