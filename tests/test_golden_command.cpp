@@ -100,5 +100,16 @@ TEST_F(GoldenCommand, VerifyFailsWithoutAGolden) {
   EXPECT_NE(r.output.find("no golden"), std::string::npos) << r.output;
 }
 
+// bf16 on the CPU rounds differently from CPU to CPU: no golden is written or expected for it.
+TEST_F(GoldenCommand, KeepsNoGoldenOfABf16CpuRequest) {
+  std::ofstream(scenarios_) << "name,height,width,steps,dtype\nhalf,64,96,2,bf16\n";
+  for (const char* action : {"generate", "verify"}) {
+    const auto r = golden(action);
+    EXPECT_EQ(r.exit_code, 0) << action << ": " << r.output;
+    EXPECT_TRUE(contains(r.output, "no golden: bf16 on the CPU")) << action << ": " << r.output;
+  }
+  EXPECT_EQ(key_dir(), "") << "a bf16 CPU golden was written";
+}
+
 }  // namespace
 }  // namespace glmh

@@ -131,6 +131,18 @@ TEST(ScenarioSets, EveryCheckHasAFaultInCiThatOnlyItCatches) {
     if (s.expects_detection()) EXPECT_FALSE(s.expected_catchers().empty()) << s.name << " does not name its catching checks";
 }
 
+TEST(ScenarioSets, Bf16CpuRequestsHaveNoGoldenAndTheStoreHoldsNone) {
+  Scenario s;
+  s.device = "cpu";
+  EXPECT_TRUE(s.golden_portable());  // fp32 by default
+  s.dtype = "bf16";
+  EXPECT_FALSE(s.golden_portable());
+  s.device = "cuda";
+  EXPECT_TRUE(s.golden_portable());
+  for (const auto& name : posix_fs::list_directory(std::string(GLMH_SOURCE_DIR) + "/golden/scenarios"))
+    EXPECT_EQ(name.find("-bf16-cpu-"), std::string::npos) << name << " would never be used";
+}
+
 TEST(ScenarioSets, TheCommittedFilesParse) {
   EXPECT_GE(read_scenario_file(std::string(GLMH_SOURCE_DIR) + "/scenarios/ci.csv").size(), 20u);
   EXPECT_GE(read_scenario_file(std::string(GLMH_SOURCE_DIR) + "/scenarios/gpu.csv").size(), 15u);

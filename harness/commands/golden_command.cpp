@@ -122,6 +122,11 @@ int golden_command(const std::vector<std::string>& raw_args) {
   for (const auto& [key, entry] : requests) {
     const auto& [request, users] = entry;
     const std::string dir = store + "/" + key;
+    if (!request.golden_portable()) {
+      std::cout << key << ": no golden: bf16 on the CPU rounds differently from CPU to CPU; its reference is computed "
+                << "where the run is\n";
+      continue;
+    }
     if (action == "generate" && posix_fs::exists(dir)) {
       std::cout << key << ": exists, left as it is (glmh golden update replaces it)\n";
       continue;

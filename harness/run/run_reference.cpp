@@ -46,7 +46,7 @@ Scenario request_scenario_of(const CliArgs& args) {
 
 std::string matching_golden(const CliArgs& args, const std::string& store) {
   if (store.empty() || store == "none") return "";
-  if (args.integer("model-seed", 0) != 0) return "";
+  if (args.integer("model-seed", 0) != 0 || !request_scenario_of(args).golden_portable()) return "";
   for (const char* unkeyed : {"greedy", "temperature", "top-p", "top-k", "glyph-max-length"})
     if (args.given(unkeyed)) return "";
   const std::string dir = store + "/" + request_scenario_of(args).reference_key();

@@ -60,6 +60,8 @@ std::string Scenario::reference_key() const {
   return key;
 }
 
+bool Scenario::golden_portable() const { return !(device == "cpu" && dtype == "bf16"); }
+
 std::string Scenario::layout_text() const {
   std::string s = "world " + std::to_string(world_size) + ": tp " + std::to_string(tp) + ", sp " + std::to_string(sp);
   if (sp > 1) s += " (ulysses " + std::to_string(ulysses) + ", ring " + std::to_string(ring) + ")";

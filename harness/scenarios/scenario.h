@@ -37,6 +37,11 @@ struct Scenario {
   // The single-rank run this scenario is compared with: the same request on one rank. Scenarios
   // with the same key share one golden.
   std::string reference_key() const;
+  // Whether a golden of this request made on one machine holds on another: not in bf16 on the CPU,
+  // whose matrix kernels (oneDNN's AMX, AVX512-BF16 or AVX2 paths) round differently from CPU to
+  // CPU, enough to flip a sampled token (docs/checks.md#goldens-and-bf16). Such a request's
+  // reference is computed by the binary under test wherever it runs.
+  bool golden_portable() const;
   bool expects_detection() const { return expect.rfind("detect", 0) == 0; }
   // The checks that must be the failing ones, sorted; empty for "pass" and a bare "detect".
   std::vector<std::string> expected_catchers() const;

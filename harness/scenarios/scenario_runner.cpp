@@ -150,7 +150,8 @@ std::vector<ScenarioOutcome> run_scenarios(const std::vector<Scenario>& selected
     // The single-rank reference, once per request: from the golden store, else computed.
     if (!references.count(key)) {
       const std::string golden = options.golden + "/" + key;
-      if (!options.golden.empty() && options.golden != "none" && posix_fs::exists(golden + "/latents.safetensors")) {
+      if (!options.golden.empty() && options.golden != "none" && s.golden_portable() &&
+          posix_fs::exists(golden + "/latents.safetensors")) {
         references[key] = golden;
       } else {
         const std::string dir = out + "/references/" + key;
