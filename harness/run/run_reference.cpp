@@ -53,7 +53,7 @@ std::string matching_golden(const CliArgs& args, const std::string& store) {
   return posix_fs::exists(dir + "/latents.safetensors") && posix_fs::exists(dir + "/provenance.json") ? dir : "";
 }
 
-std::string reference_origin(const std::string& dir) {
+std::string reference_origin(const std::string& dir, bool golden_portable) {
   if (dir.empty()) return "";
   const nlohmann::json provenance = read_json(dir + "/provenance.json");
   if (provenance.is_object())
@@ -64,8 +64,9 @@ std::string reference_origin(const std::string& dir) {
   const std::string revision = run.value("glmh_revision", "?");
   // The revision of this binary: computed by it (or by a build of the same source).
   if (revision == git_revision())
-    return std::string(kComputedHere) + " (glmh " + revision +
-           "): a defect it shares with the single-rank path goes unseen; a golden (--golden) avoids that";
+    return std::string(kComputedHere) + " (glmh " + revision + "): a defect it shares with the single-rank path goes " +
+           (golden_portable ? "unseen; a golden (--golden) avoids that"
+                            : "unseen; bf16 on the CPU has no golden, its rounding differs from CPU to CPU");
   return "a run of glmh " + revision + " (" + dir + ")";
 }
 

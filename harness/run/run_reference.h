@@ -22,7 +22,8 @@ std::string matching_golden(const CliArgs& args, const std::string& store);
 
 // One line for `dir` (a golden of glmh golden, or a glmh run directory): "golden KEY (glmh REV,
 // TIME)", "computed by the binary under test (glmh REV)", "a run of glmh REV"; "" for "" (none).
-std::string reference_origin(const std::string& dir);
+// `golden_portable`: whether the request could have had a golden (Scenario::golden_portable).
+std::string reference_origin(const std::string& dir, bool golden_portable = true);
 bool reference_computed_by_this_binary(const std::string& origin);
 
 }  // namespace glmh

@@ -175,7 +175,7 @@ std::vector<ScenarioOutcome> run_scenarios(const std::vector<Scenario>& selected
       run_args.insert(run_args.end(), {"--reference", references[key], "--out", o.run_dir, "--recorded-out",
                                        relocated(o.run_dir, out, recorded_out)});
       o.reference_dir = references[key];
-      o.reference_origin = reference_origin(o.reference_dir);
+      o.reference_origin = reference_origin(o.reference_dir, s.golden_portable());
       const ChildResult run = run_glmh_child(run_args, o.run_dir + ".log", limit);
       try {
         if (posix_fs::exists(o.run_dir + "/results.csv")) {
