@@ -202,10 +202,9 @@ struct ArDecodeState {
   // kernels are those a replayed graph runs and a --trace table shows them. After kSteps tokens
   // the slots are reused from the context on (the same shapes, the attention over as many keys).
   void step() {
-    const at::Tensor slot = step_index.remainder(kSteps) + g_settings.context;
+    const at::Tensor draw = step_index.remainder(kSteps), slot = draw + g_settings.context;
     const at::Tensor hidden = ar.hidden_states(token, slot.view({1, 1, 1}).expand({3, 1, 1}), &cache, slot);
-    token = glmh::select_tokens(ar.logits(hidden).select(1, 0), uniforms.index_select(0, step_index.remainder(kSteps)),
-                                sampling, 16384)
+    token = glmh::select_tokens(ar.logits(hidden).select(1, 0), uniforms.index_select(0, draw), sampling, 16384)
                 .view({1, 1});
     step_index.add_(1);
   }

@@ -44,16 +44,20 @@ Scenario request_scenario_of(const CliArgs& args) {
   return s;
 }
 
-std::string matching_golden(const CliArgs& args, const std::string& store) {
-  if (store.empty() || store == "none") return "";
-  if (args.integer("model-seed", 0) != 0 || !request_scenario_of(args).golden_portable()) return "";
-  for (const char* unkeyed : {"greedy", "temperature", "top-p", "top-k", "glyph-max-length"})
-    if (args.given(unkeyed)) return "";
-  const std::string dir = store + "/" + request_scenario_of(args).reference_key();
+std::string golden_of(const Scenario& request, const std::string& store) {
+  if (store.empty() || store == "none" || !request.golden_portable()) return "";
+  const std::string dir = store + "/" + request.reference_key();
   return posix_fs::exists(dir + "/latents.safetensors") && posix_fs::exists(dir + "/provenance.json") ? dir : "";
 }
 
-std::string reference_origin(const std::string& dir, bool golden_portable) {
+std::string matching_golden(const CliArgs& args, const std::string& store) {
+  if (args.integer("model-seed", 0) != 0) return "";
+  for (const char* unkeyed : {"greedy", "temperature", "top-p", "top-k", "glyph-max-length"})
+    if (args.given(unkeyed)) return "";
+  return golden_of(request_scenario_of(args), store);
+}
+
+std::string reference_origin(const std::string& dir) {
   if (dir.empty()) return "";
   const nlohmann::json provenance = read_json(dir + "/provenance.json");
   if (provenance.is_object())
@@ -63,10 +67,14 @@ std::string reference_origin(const std::string& dir, bool golden_portable) {
   if (!run.is_object()) return "a directory without run.json (" + dir + ")";
   const std::string revision = run.value("glmh_revision", "?");
   // The revision of this binary: computed by it (or by a build of the same source).
-  if (revision == git_revision())
+  if (revision == git_revision()) {
+    Scenario request;  // the run's precision and device: whether a golden could stand in for it
+    request.dtype = run.value("dtype", "");
+    request.device = run.value("device", "");
     return std::string(kComputedHere) + " (glmh " + revision + "): a defect it shares with the single-rank path goes " +
-           (golden_portable ? "unseen; a golden (--golden) avoids that"
-                            : "unseen; bf16 on the CPU has no golden, its rounding differs from CPU to CPU");
+           (request.golden_portable() ? "unseen; a golden (--golden) avoids that"
+                                      : "unseen; bf16 on the CPU has no golden, its rounding differs from CPU to CPU");
+  }
   return "a run of glmh " + revision + " (" + dir + ")";
 }
 

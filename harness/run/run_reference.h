@@ -15,15 +15,17 @@ class CliArgs;
 // The request of a glmh run's arguments as a scenario (its layout left single-rank).
 Scenario request_scenario_of(const CliArgs& args);
 
-// STORE/KEY when the golden store holds the single-rank run of this request, else "". Options the
-// golden key does not cover (a preset's weight seed, sampling overrides, the glyph length) mean
-// no golden matches.
+// STORE/KEY when the golden store (not "" or "none") holds the single-rank run of `request` and the
+// request can have one (Scenario::golden_portable), else "".
+std::string golden_of(const Scenario& request, const std::string& store);
+
+// golden_of for a glmh run's arguments. Options the golden key does not cover (a preset's weight
+// seed, sampling overrides, the glyph length) mean no golden matches.
 std::string matching_golden(const CliArgs& args, const std::string& store);
 
 // One line for `dir` (a golden of glmh golden, or a glmh run directory): "golden KEY (glmh REV,
 // TIME)", "computed by the binary under test (glmh REV)", "a run of glmh REV"; "" for "" (none).
-// `golden_portable`: whether the request could have had a golden (Scenario::golden_portable).
-std::string reference_origin(const std::string& dir, bool golden_portable = true);
+std::string reference_origin(const std::string& dir);
 bool reference_computed_by_this_binary(const std::string& origin);
 
 }  // namespace glmh

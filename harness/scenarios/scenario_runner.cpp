@@ -149,9 +149,8 @@ std::vector<ScenarioOutcome> run_scenarios(const std::vector<Scenario>& selected
     const std::string key = s.reference_key();
     // The single-rank reference, once per request: from the golden store, else computed.
     if (!references.count(key)) {
-      const std::string golden = options.golden + "/" + key;
-      if (!options.golden.empty() && options.golden != "none" && s.golden_portable() &&
-          posix_fs::exists(golden + "/latents.safetensors")) {
+      const std::string golden = golden_of(s, options.golden);
+      if (!golden.empty()) {
         references[key] = golden;
       } else {
         const std::string dir = out + "/references/" + key;
@@ -175,7 +174,7 @@ std::vector<ScenarioOutcome> run_scenarios(const std::vector<Scenario>& selected
       run_args.insert(run_args.end(), {"--reference", references[key], "--out", o.run_dir, "--recorded-out",
                                        relocated(o.run_dir, out, recorded_out)});
       o.reference_dir = references[key];
-      o.reference_origin = reference_origin(o.reference_dir, s.golden_portable());
+      o.reference_origin = reference_origin(o.reference_dir);
       const ChildResult run = run_glmh_child(run_args, o.run_dir + ".log", limit);
       try {
         if (posix_fs::exists(o.run_dir + "/results.csv")) {
